@@ -1,0 +1,55 @@
+package accesslog
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// DefaultDSN is the database Open uses when given none: a SQLite file in the working directory.
+const DefaultDSN = "aiproxy.db"
+
+// Open opens the store that dsn names and brings its schema up to date, adding the custom
+// columns that are missing.
+//
+// dsn is one of:
+//   - "" for DefaultDSN, the SQLite file aiproxy.db;
+//   - a file path, or a SQLite "file:" URI;
+//   - a SQLAlchemy-style URL as the original Python AIProxy took it: "sqlite:///aiproxy.db" is
+//     the relative path aiproxy.db, "sqlite:////var/lib/aiproxy.db" the absolute path
+//     /var/lib/aiproxy.db, and "sqlite://aiproxy.db" also the relative path; a bare
+//     "sqlite://" (or "sqlite:///") is a private in-memory database;
+//   - "postgres://..." or "postgresql://...", which this build cannot open yet.
+func Open(dsn string, cols ...Column) (Store, error) {
+	path, err := sqlitePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	s, err := OpenSQLite(path, cols...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqlitePath resolves dsn to the path of a SQLite database.
+func sqlitePath(dsn string) (string, error) {
+	lower := strings.ToLower(dsn)
+	switch {
+	case dsn == "":
+		return DefaultDSN, nil
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return "", errors.New("postgresql storage is not available in this build yet")
+	case strings.HasPrefix(lower, "sqlite://"):
+		p := dsn[len("sqlite://"):]
+		if p == "" || p == "/" {
+			return ":memory:", nil
+		}
+		// SQLAlchemy's third slash separates the (empty) host from the path.
+		return strings.TrimPrefix(p, "/"), nil
+	case strings.Contains(dsn, "://"):
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return "", fmt.Errorf("unsupported database url scheme %q: want a sqlite path or url, or postgres://", scheme)
+	}
+	return dsn, nil
+}

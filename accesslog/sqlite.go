@@ -1,0 +1,344 @@
+package accesslog
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// sqliteVersionTable is goose's bookkeeping table. It has its own name so that a program that
+// embeds the proxy and keeps its own goose migrations in the same database is not confused.
+const sqliteVersionTable = "accesslog_schema_version"
+
+// sqlitePragmas are applied by the driver to every new connection. busy_timeout comes first so
+// that the others wait for a lock instead of failing.
+var sqlitePragmas = []string{
+	"busy_timeout(5000)",
+	"journal_mode(WAL)",
+	"synchronous(NORMAL)",
+	"foreign_keys(0)",
+	"temp_store(MEMORY)",
+	"cache_size(-16384)",
+}
+
+// SQLiteStore is the Store kept in one SQLite file, the embedded default.
+//
+// It holds two pools on the same file: a single connection that performs every write, since
+// SQLite serialises writers anyway and one connection avoids lock contention between them, and
+// a pool of readers, which WAL mode lets run beside the writer.
+type SQLiteStore struct {
+	writer *sql.DB
+	reader *sql.DB
+	cols   []Column // custom columns written by Insert
+
+	inserts  []*sql.Stmt // inserts[i] is the INSERT of 1<<i rows, prepared on the writer
+	maxRows  int         // rows of the largest statement in inserts
+	rowByRow bool        // use only the single-row statement (benchmark comparison)
+
+	selectSQL  string   // SELECT of every column of the table, built-in ones first
+	extraNames []string // the non-built-in columns of the table, as selected after the built-ins
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLite opens (creating it when missing) the SQLite database at path, brings its schema up
+// to date and adds each custom column the accesslog table lacks.
+//
+// path is a file name, ":memory:" for a private in-memory database (tests), or a "file:" URI.
+// The database runs in WAL mode with synchronous=NORMAL and a busy timeout of five seconds. A
+// database written by the original Python AIProxy is adopted: its rows stay and the columns
+// added since are appended to its table.
+func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
+	cols, err := validateColumns(cols)
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := sqliteDSN(path)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+
+	s := &SQLiteStore{cols: cols}
+	// BEGIN IMMEDIATE takes the write lock at the start of each transaction, so a transaction
+	// never fails half-way when another process holds the lock: it waits busy_timeout instead.
+	s.writer, err = sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxIdleTime(0)
+	s.writer.SetConnMaxLifetime(0)
+	if err := s.writer.PingContext(ctx); err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+	}
+
+	if err := s.migrate(ctx); err != nil {
+		s.writer.Close()
+		return nil, err
+	}
+
+	if path == ":memory:" {
+		// Each connection to ":memory:" is a database of its own: readers must share the writer.
+		s.reader = s.writer
+	} else {
+		s.reader, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			s.writer.Close()
+			return nil, fmt.Errorf("open sqlite %q: %w", path, err)
+		}
+		n := max(4, runtime.GOMAXPROCS(0))
+		s.reader.SetMaxOpenConns(n)
+		s.reader.SetMaxIdleConns(n)
+	}
+	if err := s.prepareInserts(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a path into a modernc.org/sqlite data source name carrying the pragmas.
+func sqliteDSN(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("sqlite: empty database path")
+	}
+	q := url.Values{"_pragma": sqlitePragmas}.Encode()
+	switch {
+	case strings.HasPrefix(path, "file:"):
+		if strings.Contains(path, "?") {
+			return path + "&" + q, nil
+		}
+		return path + "?" + q, nil
+	case strings.Contains(path, "?"):
+		// The driver cuts a plain path at its first '?'.
+		return "", fmt.Errorf("sqlite: path %q contains '?': use a file: URI", path)
+	default:
+		return path + "?" + q, nil
+	}
+}
+
+// migrate runs the embedded migrations and adds the missing custom columns.
+func (s *SQLiteStore) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		return fmt.Errorf("sqlite migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.writer, fsys,
+		goose.WithTableName(sqliteVersionTable),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return fmt.Errorf("sqlite migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite migrations: %w", err)
+	}
+
+	have, err := s.tableColumns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range s.cols {
+		if have[strings.ToLower(c.Name)] {
+			continue
+		}
+		stmt := fmt.Sprintf("ALTER TABLE accesslog ADD COLUMN %s %s", quoteIdent(c.Name), c.Type)
+		if _, err := s.writer.ExecContext(ctx, stmt); err != nil {
+			// Another process opening the same file may have added it in the meantime.
+			again, err2 := s.tableColumns(ctx)
+			if err2 != nil || !again[strings.ToLower(c.Name)] {
+				return fmt.Errorf("add custom column %q: %w", c.Name, err)
+			}
+		}
+	}
+
+	// Every column of the table is read back, custom columns of earlier configurations too.
+	rows, err := s.writer.QueryContext(ctx, "SELECT name FROM pragma_table_info('accesslog') ORDER BY cid")
+	if err != nil {
+		return fmt.Errorf("read accesslog columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("read accesslog columns: %w", err)
+		}
+		if name != "id" && !isBuiltinColumn(name) {
+			s.extraNames = append(s.extraNames, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read accesslog columns: %w", err)
+	}
+	s.selectSQL = selectSQL(s.extraNames)
+	return nil
+}
+
+// tableColumns returns the lower-cased names of the accesslog table's columns.
+func (s *SQLiteStore) tableColumns(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.writer.QueryContext(ctx, "SELECT name FROM pragma_table_info('accesslog')")
+	if err != nil {
+		return nil, fmt.Errorf("read accesslog columns: %w", err)
+	}
+	defer rows.Close()
+	have := make(map[string]bool)
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("read accesslog columns: %w", err)
+		}
+		have[strings.ToLower(name)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read accesslog columns: %w", err)
+	}
+	return have, nil
+}
+
+// DB returns the pool of read connections, for queries of the log (tests, dashboards, reports).
+// Writes through it work but contend with the store's own writer for the file's lock.
+func (s *SQLiteStore) DB() *sql.DB { return s.reader }
+
+// Insert stores the records in one transaction: all of them or, on error, none.
+func (s *SQLiteStore) Insert(ctx context.Context, recs []*Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite insert: begin: %w", err)
+	}
+	if err := s.insertRows(ctx, tx, recs); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("sqlite insert: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite insert: commit: %w", err)
+	}
+	return nil
+}
+
+// insertRows writes recs with multi-row INSERT statements. Statements of 1, 2, 4, ... up to
+// maxRowsPerInsert rows are prepared at open and reused: a batch is cut into the largest ones
+// that fit: a batch of 500 takes seven statements of 64 rows, one of 32 and one of 16, and four
+// prepared statements.
+// BenchmarkSQLiteInsert compares this with one single-row statement executed per record.
+func (s *SQLiteStore) insertRows(ctx context.Context, tx *sql.Tx, recs []*Record) error {
+	ncols := len(insertColumns) + len(s.cols)
+	args := make([]any, 0, min(len(recs), s.maxRows)*ncols)
+	top := len(s.inserts) - 1
+	if s.rowByRow {
+		top = 0
+	}
+	for i := top; i >= 0 && len(recs) > 0; i-- {
+		n := 1 << i
+		if len(recs) < n {
+			continue
+		}
+		stmt := tx.StmtContext(ctx, s.inserts[i])
+		for len(recs) >= n {
+			args = args[:0]
+			for _, r := range recs[:n] {
+				args = appendInsertArgs(args, r, s.cols)
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			recs = recs[n:]
+		}
+	}
+	return nil
+}
+
+// maxSQLiteVariables is SQLITE_MAX_VARIABLE_NUMBER, the most parameters of one statement.
+const maxSQLiteVariables = 32766
+
+// maxRowsPerInsert is the most rows of one INSERT statement. Measured with
+// BenchmarkSQLiteInsert: larger statements are no faster.
+var maxRowsPerInsert = 64
+
+// prepareInserts prepares the INSERT statements of 1, 2, 4, ... s.maxRows rows on the writer.
+// They are prepared here, outside any transaction, because the writer's single connection is
+// taken while a transaction runs.
+func (s *SQLiteStore) prepareInserts(ctx context.Context) error {
+	ncols := len(insertColumns) + len(s.cols)
+	s.maxRows = 1
+	for s.maxRows*2 <= maxRowsPerInsert && s.maxRows*2*ncols <= maxSQLiteVariables {
+		s.maxRows *= 2
+	}
+	for n := 1; n <= s.maxRows; n *= 2 {
+		st, err := s.writer.PrepareContext(ctx, insertSQL(s.cols, n))
+		if err != nil {
+			return fmt.Errorf("prepare insert: %w", err)
+		}
+		s.inserts = append(s.inserts, st)
+	}
+	return nil
+}
+
+// Records returns the rows of one exchange in id order; direction "" selects all of them.
+func (s *SQLiteStore) Records(ctx context.Context, requestID, direction string) ([]*Record, error) {
+	q := s.selectSQL + " WHERE request_id = ?"
+	args := []any{requestID}
+	if direction != "" {
+		q += " AND direction = ?"
+		args = append(args, direction)
+	}
+	q += " ORDER BY id"
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite records: %w", err)
+	}
+	defer rows.Close()
+	var recs []*Record
+	for rows.Next() {
+		r, err := scanRecord(rows, s.extraNames)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite records: %w", err)
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite records: %w", err)
+	}
+	return recs, nil
+}
+
+// Close releases the store's connections. It is safe to call more than once.
+func (s *SQLiteStore) Close() error {
+	s.closeOnce.Do(func() {
+		for _, st := range s.inserts {
+			st.Close()
+		}
+		// Keeps the query planner's statistics fresh, as SQLite recommends before closing.
+		s.writer.Exec("PRAGMA optimize")
+		var errs []error
+		if s.reader != nil && s.reader != s.writer {
+			errs = append(errs, s.reader.Close())
+		}
+		errs = append(errs, s.writer.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("close sqlite: %w", err)
+		}
+	})
+	return s.closeErr
+}

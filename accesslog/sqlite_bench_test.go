@@ -1,0 +1,74 @@
+package accesslog
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchRecord is a realistic response row: a ~2 KB body, headers, tool calls, chunk times.
+func benchRecord(i int) *Record {
+	body := `{"id":"chatcmpl-` + fmt.Sprint(i) + `","object":"chat.completion","model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+		strings.Repeat("The quick brown fox jumps over the lazy dog. ", 42) + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":120,"completion_tokens":410}}`
+	return &Record{
+		RequestID:  fmt.Sprintf("req-%08d", i),
+		CreatedAt:  time.Now(),
+		Direction:  DirectionResponse,
+		StatusCode: 200, Provider: "openai", Endpoint: "/chat/completions", Stream: true,
+		Content:    strings.Repeat("The quick brown fox jumps over the lazy dog. ", 10),
+		ToolCalls:  `[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Tokyo\"}"}}]`,
+		RawBody:    []byte(body),
+		RawHeaders: http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req_abc"}, "Openai-Processing-Ms": {"812"}},
+		Model:      "gpt-4o-2024-08-06", User: "alice", ClientKey: "team-a", UpstreamRequestID: "req_abc",
+		PromptTokens: 120, CompletionTokens: 410, CachedTokens: 64,
+		CostUSD: 0.0044, RequestTime: 1.9, RequestTimeAPI: 1.85, TimeToFirstToken: 0.31,
+		ChunkTimes: []float64{310, 332.5, 350.25, 371, 402.75, 430, 455.5, 480, 1890},
+	}
+}
+
+// BenchmarkSQLiteInsert stores batches of 500 rows, one transaction each, and reports rows/s.
+// The variants compare the multi-row statements Insert uses (by their largest row count) with
+// one single-row prepared statement executed per record.
+func BenchmarkSQLiteInsert(b *testing.B) {
+	const batchSize = 500
+	variants := []struct {
+		name     string
+		rowByRow bool
+		maxRows  int
+	}{
+		{"row-by-row", true, 1},
+		{"multirow-16", false, 16},
+		{"multirow-64", false, 64},
+		{"multirow-256", false, 256},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			saved := maxRowsPerInsert
+			maxRowsPerInsert = v.maxRows
+			s, err := OpenSQLite(filepath.Join(b.TempDir(), "bench.db"))
+			maxRowsPerInsert = saved
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			s.rowByRow = v.rowByRow
+			batch := make([]*Record, batchSize)
+			for i := range batch {
+				batch[i] = benchRecord(i)
+			}
+			ctx := context.Background()
+			b.SetBytes(int64(len(batch[0].RawBody)) * batchSize)
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.Insert(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/aiproxy-go/aiproxy"
+	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
+)
+
+// TestMain lets a test run this very binary as the aiproxy command, to send it real signals.
+func TestMain(m *testing.M) {
+	if os.Getenv("AIPROXY_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &errOut); err != nil || !strings.Contains(out.String(), aiproxy.Version) {
+		t.Fatalf("version: %q %v", out.String(), err)
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"--help"}, &out, &errOut)
+	if err == nil {
+		t.Fatal("--help returned no error")
+	}
+	for _, flag := range []string{"--openai-api-key", "--openai-base-url", "--db", "--max-retries", "--max-body-size", "--config", "--host", "--port", "--stream-idle-timeout", "--connect-timeout", "--response-header-timeout"} {
+		if !strings.Contains(errOut.String(), flag+"\n") {
+			t.Errorf("--help does not explain %s", flag)
+		}
+	}
+}
+
+func TestFlagsAndConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "aiproxy.yaml")
+	t.Setenv("TEST_KEY", "sk-from-env-file")
+	t.Setenv("OPENAI_API_KEY", "sk-from-env")
+	os.WriteFile(cfgPath, []byte("listen: 127.0.0.1:9001\ndatabase: x.db\nmax_retries: 2\nproviders:\n  openai:\n    api_key: ${TEST_KEY}\n    base_url: http://127.0.0.1:1/v1\ntimeouts:\n  stream_idle: 7s\n"), 0o600)
+
+	cfg, err := parseFlags([]string{"--config", cfgPath, "--port", "9002", "--connection_str", "y.db"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9002" || cfg.Database != "y.db" || cfg.MaxRetries != 2 || cfg.Providers.OpenAI.APIKey != "sk-from-env-file" || time.Duration(cfg.Timeouts.StreamIdle) != 7*time.Second {
+		t.Fatalf("config %+v %+v", cfg, cfg.Providers.OpenAI)
+	}
+	cfg, err = parseFlags([]string{"--openai_api_key", "sk-flag", "--host", "0.0.0.0"}, io.Discard)
+	if err != nil || cfg.Providers.OpenAI.APIKey != "sk-flag" || cfg.Listen != "0.0.0.0:8000" || cfg.Database != "aiproxy.db" {
+		t.Fatalf("flags: %+v %v", cfg, err)
+	}
+	cfg, _ = parseFlags(nil, io.Discard)
+	if cfg.Providers.OpenAI.APIKey != "sk-from-env" {
+		t.Fatalf("env key not used: %q", cfg.Providers.OpenAI.APIKey)
+	}
+
+	os.WriteFile(cfgPath, []byte("listen: 127.0.0.1:9001\nlisten_typo: 1\n"), 0o600)
+	if _, err := parseFlags([]string{"--config", cfgPath}, io.Discard); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("unknown key error %v does not name its line", err)
+	}
+	if _, err := parseFlags([]string{"--max-retries", "x"}, io.Discard); err == nil {
+		t.Fatal("bad flag value accepted")
+	}
+}
+
+// TestGracefulDrain stops the proxy with SIGTERM in the middle of a load and checks that
+// every request that got an answer has its rows.
+func TestGracefulDrain(t *testing.T) {
+	fake := fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{APIKey: "sk-up"})
+	up := httptest.NewServer(fake)
+	defer up.Close()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "aiproxy.db")
+
+	cmd := exec.Command(os.Args[0], "--port", "0", "--db", db, "--openai-api-key", "sk-up", "--openai-base-url", up.URL+"/v1")
+	cmd.Env = append(os.Environ(), "AIPROXY_RUN_MAIN=1")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	addrRe := regexp.MustCompile(`addr=http://(\S+)`)
+	sc := bufio.NewScanner(stderr)
+	var addr string
+	var logLines []string
+	for sc.Scan() {
+		logLines = append(logLines, sc.Text())
+		if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("proxy did not start: %s", strings.Join(logLines, "\n"))
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answered := 0
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"model":"m","stream":%v,"messages":[{"role":"user","content":"n%d"}]}`, i%2 == 0, i)
+			req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions", strings.NewReader(body))
+			req.Header.Set("x-fake-chunk-delay", "10ms")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == 200 && len(b) > 0 {
+				mu.Lock()
+				answered++
+				mu.Unlock()
+			}
+		}()
+	}
+	// Signal while requests are in flight.
+	deadline := time.Now().Add(5 * time.Second)
+	for fake.Hits() < 10 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("proxy exit: %v", err)
+	}
+	if answered == 0 {
+		t.Fatal("no request answered")
+	}
+	conn, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var complete int
+	if err := conn.QueryRow(`SELECT COUNT(*) FROM (SELECT request_id FROM accesslog GROUP BY request_id HAVING SUM(direction='request')=1 AND SUM(direction='response')=1)`).Scan(&complete); err != nil {
+		t.Fatal(err)
+	}
+	if complete != answered {
+		t.Fatalf("%d requests answered, %d have both rows", answered, complete)
+	}
+}

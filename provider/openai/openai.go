@@ -1,0 +1,269 @@
+// Package openai is the provider for the OpenAI API and for any server that speaks it
+// (vLLM, Ollama, Groq, a second OpenAI account, ...).
+//
+// It serves the OpenAI API at /v1/..., /openai/v1/..., /openai/... and, for the endpoints of
+// the API, at the root (/chat/completions), as the original AIProxy did. Chat completions
+// are fully featured; every other endpoint is relayed and logged.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/sse"
+)
+
+// DefaultBaseURL is the upstream used when Options.BaseURL is empty.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// Options configures a Provider.
+type Options struct {
+	// Name is the provider's name in the log and, for a name other than "openai", the path
+	// prefix it is served under (/{name}/v1/...). Default "openai".
+	Name string
+	// BaseURL is the upstream API root, e.g. https://api.openai.com/v1.
+	BaseURL string
+	// APIKey replaces the client's credential upstream. When empty the client's own
+	// Authorization header is forwarded.
+	APIKey string
+}
+
+// Provider is the OpenAI provider. Create it with New.
+type Provider struct {
+	name     string
+	baseURL  string
+	apiKey   string
+	prefixes []string
+}
+
+var _ provider.Provider = (*Provider)(nil)
+
+// New returns an OpenAI provider.
+func New(opts Options) *Provider {
+	p := &Provider{name: opts.Name, baseURL: strings.TrimRight(opts.BaseURL, "/"), apiKey: opts.APIKey}
+	if p.name == "" {
+		p.name = "openai"
+	}
+	if p.baseURL == "" {
+		p.baseURL = DefaultBaseURL
+	}
+	if p.name == "openai" {
+		p.prefixes = []string{"/openai/v1", "/openai", "/v1"}
+	} else {
+		p.prefixes = []string{"/" + p.name + "/v1", "/" + p.name}
+	}
+	return p
+}
+
+// Name returns the provider's name.
+func (p *Provider) Name() string { return p.name }
+
+// rootEndpoints are the first path segments of the OpenAI API, served at the root too.
+var rootEndpoints = map[string]bool{
+	"chat": true, "completions": true, "responses": true, "embeddings": true, "models": true,
+	"files": true, "uploads": true, "batches": true, "images": true, "audio": true,
+	"moderations": true, "fine_tuning": true, "assistants": true, "threads": true,
+	"vector_stores": true, "conversations": true, "evals": true, "containers": true,
+	"realtime": true,
+}
+
+// Match serves /v1/..., /openai/v1/..., /openai/... and the API's endpoints at the root.
+func (p *Provider) Match(r *http.Request) (string, bool) {
+	path := r.URL.Path
+	for _, pre := range p.prefixes {
+		if rest, ok := strings.CutPrefix(path, pre); ok && strings.HasPrefix(rest, "/") && len(rest) > 1 {
+			return rest, true
+		}
+	}
+	if p.name != "openai" {
+		return "", false
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if rootEndpoints[first] {
+		return path, true
+	}
+	return "", false
+}
+
+// requestFields are the few fields the proxy reads on the hot path. RawMessage keeps the
+// decoder from building values it does not need while still validating the whole body.
+type requestFields struct {
+	Model         json.RawMessage `json:"model"`
+	Stream        json.RawMessage `json:"stream"`
+	User          json.RawMessage `json:"user"`
+	StreamOptions json.RawMessage `json:"stream_options"`
+}
+
+// Parse validates a JSON body and reads model, stream and user from it.
+func (p *Provider) Parse(req *provider.Request) error {
+	if len(req.Body) == 0 || !isJSON(req.Header.Get("Content-Type")) {
+		return nil
+	}
+	var f requestFields
+	if err := json.Unmarshal(req.Body, &f); err != nil {
+		return &provider.Error{Status: http.StatusBadRequest, Type: "invalid_request_error",
+			Message: "we could not parse the JSON body of your request: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
+	}
+	req.Model = rawString(f.Model)
+	req.User = rawString(f.User)
+	req.Stream = bytes.Equal(bytes.TrimSpace(f.Stream), []byte("true"))
+	return nil
+}
+
+func isJSON(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	ct := strings.ToLower(contentType)
+	return strings.HasPrefix(ct, "application/json") || strings.Contains(ct, "+json")
+}
+
+func rawString(raw json.RawMessage) string {
+	if len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// streamState remembers, between Prepare and NewStream, that the proxy asked upstream for
+// a usage chunk the client did not ask for.
+type streamState struct{ addedUsage bool }
+
+// Prepare builds the upstream request. For a stream of chat completions or completions
+// that did not ask for usage, it asks for it, and NewStream later hides the extra chunk.
+func (p *Provider) Prepare(ctx context.Context, req *provider.Request) (*http.Request, error) {
+	if req.Stream && (req.Endpoint == "/chat/completions" || req.Endpoint == "/completions") {
+		body, added, err := withStreamUsage(req.Body)
+		if err != nil {
+			return nil, &provider.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: err.Error(), Err: err}
+		}
+		if added {
+			req.Body = body
+			req.State = &streamState{addedUsage: true}
+		}
+	}
+	url := p.baseURL + req.Endpoint
+	if req.RawQuery != "" {
+		url += "?" + req.RawQuery
+	}
+	var body *bytes.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	var up *http.Request
+	var err error
+	if body != nil {
+		up, err = http.NewRequestWithContext(ctx, req.Method, url, body)
+	} else {
+		up, err = http.NewRequestWithContext(ctx, req.Method, url, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("openai: build upstream request: %w", err)
+	}
+	up.Header = req.Header.Clone()
+	up.Header.Del("Api-Key")
+	if p.apiKey != "" {
+		up.Header.Set("Authorization", "Bearer "+p.apiKey)
+	}
+	return up, nil
+}
+
+// withStreamUsage returns body with stream_options.include_usage set to true, and whether it
+// had to change the body for that.
+func withStreamUsage(body []byte) ([]byte, bool, error) {
+	var f struct {
+		StreamOptions *struct {
+			IncludeUsage *bool `json:"include_usage"`
+		} `json:"stream_options"`
+	}
+	if err := json.Unmarshal(body, &f); err != nil {
+		return nil, false, fmt.Errorf("invalid json body: %w", err)
+	}
+	if f.StreamOptions != nil && f.StreamOptions.IncludeUsage != nil && *f.StreamOptions.IncludeUsage {
+		return body, false, nil
+	}
+	if f.StreamOptions == nil {
+		// The common case: append the field before the closing brace, leaving the
+		// client's bytes otherwise untouched.
+		trimmed := bytes.TrimRight(body, " \t\r\n")
+		if len(trimmed) == 0 || trimmed[len(trimmed)-1] != '}' {
+			return nil, false, fmt.Errorf("request body is not a json object")
+		}
+		inner := bytes.TrimRight(trimmed[:len(trimmed)-1], " \t\r\n")
+		out := make([]byte, 0, len(trimmed)+40)
+		out = append(out, inner...)
+		if len(inner) > 0 && inner[len(inner)-1] != '{' {
+			out = append(out, ',')
+		}
+		out = append(out, `"stream_options":{"include_usage":true}}`...)
+		return out, true, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return nil, false, fmt.Errorf("invalid json body: %w", err)
+	}
+	var opts map[string]json.RawMessage
+	if err := json.Unmarshal(obj["stream_options"], &opts); err != nil || opts == nil {
+		opts = map[string]json.RawMessage{}
+	}
+	opts["include_usage"] = json.RawMessage("true")
+	raw, _ := json.Marshal(opts)
+	obj["stream_options"] = raw
+	out, err := json.Marshal(obj)
+	return out, err == nil, err
+}
+
+// NewStream frames text/event-stream responses as SSE events.
+func (p *Provider) NewStream(req *provider.Request, resp *http.Response) (provider.Stream, bool) {
+	if !strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/event-stream") {
+		return nil, false
+	}
+	st, _ := req.State.(*streamState)
+	return &stream{addedUsage: st != nil && st.addedUsage}, true
+}
+
+type stream struct{ addedUsage bool }
+
+func (s *stream) Split(data []byte, atEOF bool) (int, []byte, error) { return sse.Split(data, atEOF) }
+
+var (
+	usageNull   = []byte(`,"usage":null`)
+	emptyChoice = []byte(`"choices":[]`)
+	usageObject = []byte(`"usage":{`)
+)
+
+// Relay hides what the proxy added: the usage chunk and the "usage":null that every chunk
+// carries once usage was asked for. A literal `,"usage":null` cannot occur inside a JSON
+// string (its quotes would be escaped), so the byte search cannot hit content.
+func (s *stream) Relay(ev []byte) []byte {
+	if !s.addedUsage {
+		return ev
+	}
+	if bytes.Contains(ev, emptyChoice) && bytes.Contains(ev, usageObject) {
+		return nil
+	}
+	if bytes.Contains(ev, usageNull) {
+		return bytes.ReplaceAll(ev, usageNull, nil)
+	}
+	return ev
+}
+
+// SummarizeRequest extracts model, user and the last user text of a request body.
+func (p *Provider) SummarizeRequest(endpoint string, body []byte) provider.Summary {
+	return summarizeRequest(endpoint, body)
+}
+
+// SummarizeResponse extracts the model, the assistant text, tool calls and usage of a
+// response body or of a raw SSE stream.
+func (p *Provider) SummarizeResponse(endpoint string, body []byte, stream bool) provider.Summary {
+	return summarizeResponse(endpoint, body, stream)
+}

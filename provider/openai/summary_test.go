@@ -1,0 +1,605 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aiproxy-go/aiproxy/provider"
+)
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// cutBefore returns b up to the first occurrence of marker, as a stream cut at that point.
+func cutBefore(t testing.TB, b []byte, marker string) []byte {
+	t.Helper()
+	i := bytes.Index(b, []byte(marker))
+	if i < 0 {
+		t.Fatalf("marker %q not in body", marker)
+	}
+	return b[:i]
+}
+
+func showSummary(s provider.Summary) string {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return string(b)
+}
+
+func checkSummary(t *testing.T, got, want provider.Summary) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %s\nwant %s", showSummary(got), showSummary(want))
+	}
+}
+
+func TestSummarizeRequest(t *testing.T) {
+	chatTools := `[{"type":"function","function":{"name":"get_weather","description":"Get the current weather in a given location",` +
+		`"parameters":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}}]`
+	responsesTools := `[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]`
+	lines := func(s ...string) string { return strings.Join(s, "\n") }
+
+	tests := []struct {
+		name     string
+		endpoint string
+		body     string
+		file     string
+		want     provider.Summary
+	}{
+		{
+			name: "chat with parts, tool calls and tools", endpoint: "/chat/completions", file: "chat_request.json",
+			want: provider.Summary{
+				Model: "gpt-4o-2024-08-06", User: "user-1234", Content: "And tomorrow?",
+				Text: lines(
+					"You are a helpful travel assistant.",
+					"What is the weather like in this place?",
+					"get_weather", `{"location":"Santorini, Greece"}`,
+					`{"temperature":24,"unit":"celsius","sky":"clear"}`,
+					"It is 24 °C and clear in Santorini.",
+					"And tomorrow?",
+					chatTools,
+				),
+			},
+		},
+		{
+			name: "chat last user message is an image only", endpoint: "/chat/completions",
+			body: `{"model":"gpt-4o","messages":[{"role":"user","content":"first"},{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}`,
+			want: provider.Summary{Model: "gpt-4o", Content: "", Text: "first"},
+		},
+		{
+			name: "chat text parts join with newlines", endpoint: "/v1/chat/completions",
+			body: `{"model":"gpt-4o","messages":[{"role":"developer","content":[{"type":"text","text":"Be brief."}]},{"role":"user","content":[{"type":"text","text":"one"},{"type":"text","text":"two"}]}]}`,
+			want: provider.Summary{Model: "gpt-4o", Content: "one\ntwo", Text: "Be brief.\none\ntwo"},
+		},
+		{
+			name: "chat legacy functions and function_call", endpoint: "/chat/completions",
+			body: `{"model":"gpt-3.5-turbo-0613","messages":[{"role":"user","content":"Weather in Boston?"},` +
+				`{"role":"assistant","content":null,"function_call":{"name":"get_current_weather","arguments":"{\"location\":\"Boston\"}"}},` +
+				`{"role":"function","name":"get_current_weather","content":"22C"}],` +
+				`"functions":[ {"name":"get_current_weather", "parameters":{"type":"object"}} ]}`,
+			want: provider.Summary{Model: "gpt-3.5-turbo-0613", Content: "Weather in Boston?",
+				Text: lines("Weather in Boston?", "get_current_weather", `{"location":"Boston"}`, "22C",
+					`[{"name":"get_current_weather","parameters":{"type":"object"}}]`)},
+		},
+		{
+			name: "chat fields of the wrong type are skipped", endpoint: "/chat/completions",
+			body: `{"model":"gpt-4o","user":42,"messages":[{"role":"user","content":"hi","name":7},{"role":"user","content":12}]}`,
+			want: provider.Summary{Model: "gpt-4o", Content: "", Text: "hi"},
+		},
+		{
+			name: "chat user from safety_identifier", endpoint: "/chat/completions",
+			body: `{"model":"gpt-5","safety_identifier":"sid-9","metadata":{"user_id":"meta-1"},"messages":[{"role":"user","content":"x"}]}`,
+			want: provider.Summary{Model: "gpt-5", User: "sid-9", Content: "x", Text: "x"},
+		},
+		{
+			name: "chat user from metadata", endpoint: "/chat/completions",
+			body: `{"model":"gpt-5","metadata":{"user_id":"meta-1","team":"a"},"messages":[]}`,
+			want: provider.Summary{Model: "gpt-5", User: "meta-1"},
+		},
+		{
+			name: "responses items, instructions and tools", endpoint: "/responses", file: "responses_request.json",
+			want: provider.Summary{
+				Model: "gpt-4.1", User: "hashed-user-42", Content: "Should I bring a coat?",
+				Text: lines(
+					"You are a concise assistant.",
+					"What's the weather in Paris?",
+					"get_weather", `{"city":"Paris"}`, `{"temp_c":18}`,
+					"It is 18 °C in Paris.",
+					"Should I bring a coat?",
+					responsesTools,
+				),
+			},
+		},
+		{
+			name: "responses string input", endpoint: "/responses",
+			body: `{"model":"gpt-4o","instructions":"Talk like a pirate.","input":"Are semicolons optional in JavaScript?"}`,
+			want: provider.Summary{Model: "gpt-4o", Content: "Are semicolons optional in JavaScript?",
+				Text: "Talk like a pirate.\nAre semicolons optional in JavaScript?"},
+		},
+		{
+			name: "responses input of the wrong shape", endpoint: "/responses",
+			body: `{"model":"gpt-4o","input":{"role":"user"},"prompt":{"id":"pmpt_1"}}`,
+			want: provider.Summary{Model: "gpt-4o"},
+		},
+		{
+			name: "completions prompt string", endpoint: "/completions",
+			body: `{"model":"gpt-3.5-turbo-instruct","prompt":"Say this is a test","max_tokens":7}`,
+			want: provider.Summary{Model: "gpt-3.5-turbo-instruct", Content: "Say this is a test", Text: "Say this is a test"},
+		},
+		{
+			name: "completions prompt array", endpoint: "/completions",
+			body: `{"model":"gpt-3.5-turbo-instruct","prompt":["one","two"]}`,
+			want: provider.Summary{Model: "gpt-3.5-turbo-instruct", Content: "one\ntwo", Text: "one\ntwo"},
+		},
+		{
+			name: "completions token prompt", endpoint: "/completions",
+			body: `{"model":"gpt-3.5-turbo-instruct","prompt":[1212,318,257,1332]}`,
+			want: provider.Summary{Model: "gpt-3.5-turbo-instruct"},
+		},
+		{
+			name: "embeddings string", endpoint: "/embeddings",
+			body: `{"input":"The food was delicious and the waiter...","model":"text-embedding-3-small","encoding_format":"float","user":"u1"}`,
+			want: provider.Summary{Model: "text-embedding-3-small", User: "u1",
+				Content: "The food was delicious and the waiter...", Text: "The food was delicious and the waiter..."},
+		},
+		{
+			name: "embeddings array, tokens ignored", endpoint: "/embeddings",
+			body: `{"input":["first doc",[1,2,3],"second doc"],"model":"text-embedding-3-large"}`,
+			want: provider.Summary{Model: "text-embedding-3-large", Content: "first doc\nsecond doc", Text: "first doc\nsecond doc"},
+		},
+		{
+			name: "other endpoint", endpoint: "/images/generations",
+			body: `{"model":"gpt-image-1","prompt":"A cute baby sea otter","user":"u2"}`,
+			want: provider.Summary{Model: "gpt-image-1", User: "u2"},
+		},
+		{name: "invalid json", endpoint: "/chat/completions", body: `{"model":"gpt-4o",`},
+		{name: "multipart body", endpoint: "/audio/transcriptions", body: "--boundary\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"},
+		{name: "empty body", endpoint: "/chat/completions", body: ""},
+		{name: "json array", endpoint: "/chat/completions", body: `[{"model":"gpt-4o"}]`},
+		{name: "json null", endpoint: "/chat/completions", body: `null`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := []byte(tt.body)
+			if tt.file != "" {
+				body = readTestdata(t, tt.file)
+			}
+			checkSummary(t, summarizeRequest(tt.endpoint, body), tt.want)
+		})
+	}
+}
+
+func TestSummarizeResponse(t *testing.T) {
+	chatUsage := &provider.Usage{InputTokens: 19, OutputTokens: 10}
+	chatStream := readTestdata(t, "chat_stream.sse")
+	toolStream := readTestdata(t, "chat_stream_tools.sse")
+	responsesStream := readTestdata(t, "responses_stream.sse")
+	weather := provider.ToolCall{ID: "call_w7Lb9nBiLLu2vMvSNCN9fQ1r", Type: "function",
+		Function: provider.FunctionCall{Name: "get_weather", Arguments: `{"location": "Paris, France"}`}}
+	clock := provider.ToolCall{ID: "call_3UKNWpSLZOrcmnuXzfmXuRXG", Type: "function",
+		Function: provider.FunctionCall{Name: "get_time", Arguments: `{"timezone": "Europe/Paris"}`}}
+
+	tests := []struct {
+		name     string
+		endpoint string
+		stream   bool
+		file     string
+		body     []byte
+		want     provider.Summary
+	}{
+		// Chat completions.
+		{
+			name: "chat", endpoint: "/chat/completions", file: "chat_completion.json",
+			want: provider.Summary{Model: "gpt-4o-2024-08-06",
+				Content: "The image shows a wooden boardwalk path running through a lush green field or meadow.",
+				Usage:   &provider.Usage{InputTokens: 1117, OutputTokens: 46, CachedTokens: 1024}},
+		},
+		{
+			name: "chat parallel tool calls", endpoint: "/chat/completions", file: "chat_completion_tool_calls.json",
+			want: provider.Summary{Model: "o3-mini-2025-01-31",
+				ToolCalls: []provider.ToolCall{
+					{ID: "call_abc123", Type: "function", Function: provider.FunctionCall{Name: "get_current_weather", Arguments: "{\n\"location\": \"Boston, MA\"\n}"}},
+					{ID: "call_def456", Type: "function", Function: provider.FunctionCall{Name: "get_current_weather", Arguments: "{\n\"location\": \"Paris, France\"\n}"}},
+				},
+				Usage: &provider.Usage{InputTokens: 82, OutputTokens: 217, ReasoningTokens: 128}},
+		},
+		{
+			name: "chat refusal", endpoint: "/chat/completions", file: "chat_completion_refusal.json",
+			want: provider.Summary{Model: "gpt-4o-2024-08-06", Content: "I'm sorry, I cannot assist with that request.",
+				Usage: &provider.Usage{InputTokens: 81, OutputTokens: 11}},
+		},
+		{
+			name: "chat legacy function_call", endpoint: "/chat/completions", file: "chat_completion_function_call.json",
+			want: provider.Summary{Model: "gpt-3.5-turbo-0613",
+				FunctionCall: &provider.FunctionCall{Name: "get_current_weather", Arguments: "{\n  \"location\": \"Boston, MA\"\n}"},
+				Usage:        &provider.Usage{InputTokens: 82, OutputTokens: 18}},
+		},
+		{
+			name: "chat usage null", endpoint: "/chat/completions",
+			body: []byte(`{"model":"llama3","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":null}`),
+			want: provider.Summary{Model: "llama3", Content: "hi"},
+		},
+		{
+			name: "chat content parts and object arguments from a compatible server", endpoint: "/chat/completions",
+			body: []byte(`{"model":"mistral-large","choices":[{"index":0,"message":{"role":"assistant","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],` +
+				`"tool_calls":[{"id":"x","function":{"name":"f","arguments":{"k": 1}}}]}}],"usage":{"prompt_tokens":12.0,"completion_tokens":"3"}}`),
+			want: provider.Summary{Model: "mistral-large", Content: "ab",
+				ToolCalls: []provider.ToolCall{{ID: "x", Type: "function", Function: provider.FunctionCall{Name: "f", Arguments: `{"k":1}`}}},
+				Usage:     &provider.Usage{InputTokens: 12}},
+		},
+		{
+			name: "chat custom tool call", endpoint: "/chat/completions",
+			body: []byte(`{"model":"gpt-5","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"custom","custom":{"name":"run_sql","input":"SELECT 1"}}]}}]}`),
+			want: provider.Summary{Model: "gpt-5",
+				ToolCalls: []provider.ToolCall{{ID: "call_1", Type: "custom", Function: provider.FunctionCall{Name: "run_sql", Arguments: "SELECT 1"}}}},
+		},
+		{
+			name: "chat stream", endpoint: "/chat/completions", stream: true, body: chatStream,
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", Content: "Hello! How can I assist you today?", Usage: chatUsage},
+		},
+		{
+			name: "chat stream CRLF", endpoint: "/chat/completions", stream: true,
+			body: bytes.ReplaceAll(chatStream, []byte("\n"), []byte("\r\n")),
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", Content: "Hello! How can I assist you today?", Usage: chatUsage},
+		},
+		{
+			name: "chat stream CR", endpoint: "/chat/completions", stream: true,
+			body: bytes.ReplaceAll(chatStream, []byte("\n"), []byte("\r")),
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", Content: "Hello! How can I assist you today?", Usage: chatUsage},
+		},
+		{
+			name: "chat stream without [DONE] or final blank line", endpoint: "/chat/completions", stream: true,
+			body: bytes.TrimRight(cutBefore(t, chatStream, "data: [DONE]"), "\n"),
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", Content: "Hello! How can I assist you today?", Usage: chatUsage},
+		},
+		{
+			name: "chat stream cut inside an event", endpoint: "/chat/completions", stream: true,
+			body: cutBefore(t, chatStream, `" today"}`),
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", Content: "Hello! How can I assist you"},
+		},
+		{
+			name: "chat stream parallel tool calls", endpoint: "/chat/completions", stream: true, body: toolStream,
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", ToolCalls: []provider.ToolCall{weather, clock},
+				Usage: &provider.Usage{InputTokens: 85, OutputTokens: 47}},
+		},
+		{
+			name: "chat stream tool calls cut", endpoint: "/chat/completions", stream: true,
+			body: cutBefore(t, toolStream, `ezone\": \"Eur`),
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", ToolCalls: []provider.ToolCall{weather,
+				{ID: clock.ID, Type: "function", Function: provider.FunctionCall{Name: "get_time", Arguments: `{"tim`}}}},
+		},
+		{
+			name: "chat stream interleaved tool calls", endpoint: "/chat/completions", stream: true, file: "chat_stream_tools_interleaved.sse",
+			want: provider.Summary{Model: "gpt-4o-mini-2024-07-18", ToolCalls: []provider.ToolCall{
+				{ID: "call_a", Type: "function", Function: provider.FunctionCall{Name: "get_weather", Arguments: `{"location":"Paris"}`}},
+				{ID: "call_b", Type: "function", Function: provider.FunctionCall{Name: "get_time", Arguments: `{"timezone":"Europe/Paris"}`}},
+				{ID: "call_c", Type: "function", Function: provider.FunctionCall{Name: "get_news", Arguments: `{}`}},
+			}},
+		},
+		{
+			name: "chat stream tool calls without index", endpoint: "/chat/completions", stream: true,
+			body: []byte(`data: {"model":"m","choices":[{"delta":{"tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{\"x\":"}}]}}]}` + "\n\n" +
+				`data: {"model":"m","choices":[{"delta":{"tool_calls":[{"function":{"arguments":"1}"}}]}}]}` + "\n\n" +
+				`data: {"model":"m","choices":[{"delta":{"tool_calls":[{"id":"b","type":"function","function":{"name":"g","arguments":"{}"}}]}}]}` + "\n\n" +
+				`data: {"model":"m","choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":""}}]}}]}` + "\n\n"),
+			want: provider.Summary{Model: "m", ToolCalls: []provider.ToolCall{
+				{ID: "a", Type: "function", Function: provider.FunctionCall{Name: "f", Arguments: `{"x":1}`}},
+				{ID: "b", Type: "function", Function: provider.FunctionCall{Name: "g", Arguments: `{}`}},
+			}},
+		},
+		{
+			name: "chat stream refusal", endpoint: "/chat/completions", stream: true, file: "chat_stream_refusal.sse",
+			want: provider.Summary{Model: "gpt-4o-2024-08-06", Content: "I'm sorry, I can't assist with that."},
+		},
+		{
+			name: "chat stream legacy function_call", endpoint: "/chat/completions", stream: true, file: "chat_stream_function_call.sse",
+			want: provider.Summary{Model: "gpt-3.5-turbo-0613",
+				FunctionCall: &provider.FunctionCall{Name: "get_current_weather", Arguments: "{\n  \"location\": \"Boston, MA\"\n}"}},
+		},
+		{
+			name: "chat stream azure", endpoint: "/openai/deployments/gpt4o/chat/completions", stream: true, file: "chat_stream_azure.sse",
+			want: provider.Summary{Model: "gpt-4o-2024-11-20", Content: "Azure says hi."},
+		},
+		{
+			name: "chat stream n=2 keeps choice 0", endpoint: "/chat/completions", stream: true,
+			body: []byte("data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":1,\"delta\":{\"content\":\"B\"}},{\"index\":0,\"delta\":{\"content\":\"A\"}}]}\n\n" +
+				"data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n" +
+				"data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":1,\"delta\":{\"content\":\"b\"}}]}\n\n"),
+			want: provider.Summary{Model: "gpt-4o", Content: "Aa"},
+		},
+		{
+			name: "chat stream error event", endpoint: "/chat/completions", stream: true,
+			body: []byte("data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Par\"}}]}\n\n" +
+				"data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"),
+			want: provider.Summary{Model: "gpt-4o", Content: "Par", Error: "The server had an error while processing your request."},
+		},
+		{
+			name: "chat stream answered with a json error", endpoint: "/chat/completions", stream: true, file: "error.json",
+			want: provider.Summary{Error: "Incorrect API key provided: sk-proj-****************************************************abcd. You can find your API key at https://platform.openai.com/account/api-keys."},
+		},
+		{
+			name: "sse comments, BOM, multi-line data, no space after colon", endpoint: "/chat/completions", stream: true,
+			body: []byte("\xEF\xBB\xBF: keep-alive\n\nid: 1\ndata:{\"model\":\ndata: \"m1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n" +
+				"event: message\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"y\"}}]}\n\ndata\n\n"),
+			want: provider.Summary{Model: "m1", Content: "xy"},
+		},
+
+		// Legacy completions.
+		{
+			name: "completions", endpoint: "/completions", file: "completions.json",
+			want: provider.Summary{Model: "gpt-3.5-turbo-instruct", Content: "\n\nThis is indeed a test",
+				Usage: &provider.Usage{InputTokens: 5, OutputTokens: 7}},
+		},
+		{
+			name: "completions stream", endpoint: "/completions", stream: true, file: "completions_stream.sse",
+			want: provider.Summary{Model: "gpt-3.5-turbo-instruct", Content: "\n\nThis is indeed a test",
+				Usage: &provider.Usage{InputTokens: 5, OutputTokens: 7}},
+		},
+
+		// Responses API.
+		{
+			name: "responses", endpoint: "/responses", file: "responses.json",
+			want: provider.Summary{Model: "gpt-5-2025-08-07",
+				Content: "In a peaceful grove beneath a silver moon, a unicorn named Lumina discovered a hidden pool.",
+				Usage:   &provider.Usage{InputTokens: 2048, OutputTokens: 1035, CachedTokens: 1920, ReasoningTokens: 832}},
+		},
+		{
+			name: "responses stream", endpoint: "/responses", stream: true, body: responsesStream,
+			want: provider.Summary{Model: "gpt-4.1-2025-04-14", Content: "Under a silver moon, a unicorn dreamed.",
+				Usage: &provider.Usage{InputTokens: 36, OutputTokens: 87}},
+		},
+		{
+			name: "responses stream CRLF", endpoint: "/responses", stream: true,
+			body: bytes.ReplaceAll(responsesStream, []byte("\n"), []byte("\r\n")),
+			want: provider.Summary{Model: "gpt-4.1-2025-04-14", Content: "Under a silver moon, a unicorn dreamed.",
+				Usage: &provider.Usage{InputTokens: 36, OutputTokens: 87}},
+		},
+		{
+			name: "responses stream cut before completed", endpoint: "/responses", stream: true,
+			body: cutBefore(t, responsesStream, "event: response.completed"),
+			want: provider.Summary{Model: "gpt-4.1-2025-04-14", Content: "Under a silver moon, a unicorn dreamed."},
+		},
+		{
+			name: "responses stream cut inside a delta", endpoint: "/responses", stream: true,
+			body: cutBefore(t, responsesStream, `" unicorn"`),
+			want: provider.Summary{Model: "gpt-4.1-2025-04-14", Content: "Under a silver moon, a"},
+		},
+		{
+			name: "responses stream function call", endpoint: "/responses", stream: true, file: "responses_stream_tools.sse",
+			want: provider.Summary{Model: "o4-mini-2025-04-16",
+				ToolCalls: []provider.ToolCall{{ID: "call_Qe3kYcgwq1fB0Z8oT2Jd4vXh", Type: "function",
+					Function: provider.FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}}},
+				Usage: &provider.Usage{InputTokens: 62, OutputTokens: 150, ReasoningTokens: 128}},
+		},
+		{
+			name: "responses stream function call cut before completed", endpoint: "/responses", stream: true,
+			body: cutBefore(t, readTestdata(t, "responses_stream_tools.sse"), "event: response.completed"),
+			want: provider.Summary{Model: "o4-mini-2025-04-16",
+				ToolCalls: []provider.ToolCall{{ID: "call_Qe3kYcgwq1fB0Z8oT2Jd4vXh", Type: "function",
+					Function: provider.FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}}}},
+		},
+		{
+			name: "responses stream failed", endpoint: "/responses", stream: true, file: "responses_stream_failed.sse",
+			want: provider.Summary{Model: "gpt-4.1-2025-04-14", Error: "The model produced invalid content."},
+		},
+		{
+			name: "responses stream error event", endpoint: "/responses", stream: true,
+			body: []byte("event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-4o\",\"output\":[]}}\n\n" +
+				"event: error\ndata: {\"type\":\"error\",\"code\":\"ERR_SOMETHING\",\"message\":\"Something went wrong\",\"param\":null,\"sequence_number\":1}\n\n"),
+			want: provider.Summary{Model: "gpt-4o", Error: "Something went wrong"},
+		},
+		{
+			name: "responses stream completed with empty output", endpoint: "/responses", stream: true,
+			body: []byte("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n" +
+				"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"model\":\"qwen3\",\"output\":[],\"usage\":{\"input_tokens\":4,\"output_tokens\":1}}}\n\n"),
+			want: provider.Summary{Model: "qwen3", Content: "hi", Usage: &provider.Usage{InputTokens: 4, OutputTokens: 1}},
+		},
+		{
+			name: "responses stream logged without the stream flag", endpoint: "/responses", body: responsesStream,
+			want: provider.Summary{Model: "gpt-4.1-2025-04-14", Content: "Under a silver moon, a unicorn dreamed.",
+				Usage: &provider.Usage{InputTokens: 36, OutputTokens: 87}},
+		},
+		{
+			name: "responses refusal", endpoint: "/responses",
+			body: []byte(`{"model":"gpt-4o","output":[{"type":"message","role":"assistant","content":[{"type":"refusal","refusal":"I can't help with that."}]}],"usage":null}`),
+			want: provider.Summary{Model: "gpt-4o", Content: "I can't help with that."},
+		},
+		{
+			name: "responses error body", endpoint: "/responses", file: "error.json",
+			want: provider.Summary{Error: "Incorrect API key provided: sk-proj-****************************************************abcd. You can find your API key at https://platform.openai.com/account/api-keys."},
+		},
+
+		// Embeddings, errors, other endpoints.
+		{
+			name: "embeddings", endpoint: "/embeddings", file: "embeddings.json",
+			want: provider.Summary{Model: "text-embedding-3-small", Usage: &provider.Usage{InputTokens: 8}},
+		},
+		{
+			name: "error", endpoint: "/chat/completions", file: "error.json",
+			want: provider.Summary{Error: "Incorrect API key provided: sk-proj-****************************************************abcd. You can find your API key at https://platform.openai.com/account/api-keys."},
+		},
+		{
+			name: "error as a string", endpoint: "/chat/completions",
+			body: []byte(`{"error":"model \"llama9\" not found, try pulling it first"}`),
+			want: provider.Summary{Error: `model "llama9" not found, try pulling it first`},
+		},
+		{
+			name: "error with a code only", endpoint: "/embeddings",
+			body: []byte(`{"error":{"message":"","code":"rate_limit_exceeded"}}`),
+			want: provider.Summary{Error: "rate_limit_exceeded"},
+		},
+		{name: "not json", endpoint: "/chat/completions", body: []byte("upstream connect error or disconnect/reset before headers")},
+		{name: "html", endpoint: "/chat/completions", body: []byte("<html><body><h1>502 Bad Gateway</h1></body></html>")},
+		{name: "empty", endpoint: "/chat/completions", stream: true, body: nil},
+		{
+			name: "other endpoint with usage", endpoint: "/audio/transcriptions",
+			body: []byte(`{"text":"Imagine the wildest idea.","usage":{"type":"tokens","input_tokens":14,"input_token_details":{"text_tokens":0,"audio_tokens":14},"output_tokens":45,"total_tokens":59}}`),
+			want: provider.Summary{Usage: &provider.Usage{InputTokens: 14, OutputTokens: 45}},
+		},
+		{
+			name: "other endpoint with model", endpoint: "/moderations",
+			body: []byte(`{"id":"modr-0d9740456c391e43c445bf0f010940c7","model":"omni-moderation-latest","results":[{"flagged":false}]}`),
+			want: provider.Summary{Model: "omni-moderation-latest"},
+		},
+		{
+			name: "other endpoint stream", endpoint: "/audio/transcriptions", stream: true,
+			body: []byte("data: {\"type\":\"transcript.text.delta\",\"delta\":\"Hi\"}\n\n" +
+				"data: {\"type\":\"transcript.text.done\",\"text\":\"Hi\",\"usage\":{\"type\":\"tokens\",\"input_tokens\":14,\"output_tokens\":2,\"total_tokens\":16}}\n\n"),
+			want: provider.Summary{Usage: &provider.Usage{InputTokens: 14, OutputTokens: 2}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.body
+			if tt.file != "" {
+				body = readTestdata(t, tt.file)
+			}
+			checkSummary(t, summarizeResponse(tt.endpoint, body, tt.stream), tt.want)
+		})
+	}
+}
+
+// TestSummarizeResponseRendered reads what the provider itself renders for a Reply, so that
+// replies made by filters log the same as upstream answers.
+func TestSummarizeResponseRendered(t *testing.T) {
+	p := New(Options{})
+	reply := &provider.Reply{Text: "canned answer", Model: "gpt-4o",
+		ToolCalls: []provider.ToolCall{{ID: "call_1", Type: "function", Function: provider.FunctionCall{Name: "f", Arguments: `{"a":1}`}}},
+		Usage:     &provider.Usage{InputTokens: 3, OutputTokens: 2}}
+	for _, endpoint := range []string{"/chat/completions", "/responses"} {
+		for _, stream := range []bool{false, true} {
+			req := &provider.Request{Method: "POST", Endpoint: endpoint, Model: "gpt-4o", Stream: stream}
+			resp := p.Render(req, reply)
+			if resp == nil {
+				t.Fatalf("%s stream=%v: Render returned nil", endpoint, stream)
+			}
+			got := summarizeResponse(endpoint, resp.Body, stream)
+			if got.Content != reply.Text || !reflect.DeepEqual(got.ToolCalls, reply.ToolCalls) || got.Model != "gpt-4o" {
+				t.Errorf("%s stream=%v: summary of rendered reply = %s", endpoint, stream, showSummary(got))
+			}
+		}
+	}
+}
+
+func TestEachSSEEvent(t *testing.T) {
+	type ev struct{ event, data string }
+	var got []ev
+	eachSSEEvent([]byte("event: a\ndata: 1\ndata:2\n\n:comment\nretry: 5\n\nevent: b\r\ndata\r\n\r\ndata: tail"), func(e string, d []byte) {
+		got = append(got, ev{e, string(d)})
+	})
+	want := []ev{{"a", "1\n2"}, {"b", ""}, {"", "tail"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %q, want %q", got, want)
+	}
+}
+
+func TestAPIKindOf(t *testing.T) {
+	tests := map[string]apiKind{
+		"/chat/completions":                       chatAPI,
+		"/v1/chat/completions/":                   chatAPI,
+		"chat/completions?api-version=2024-10-21": chatAPI,
+		"/openai/deployments/d/chat/completions":  chatAPI,
+		"/completions":                            completionsAPI,
+		"/responses":                              responsesAPI,
+		"/embeddings":                             embeddingsAPI,
+		"/responses/resp_123/input_items":         otherAPI,
+		"/models":                                 otherAPI,
+		"":                                        otherAPI,
+	}
+	for endpoint, want := range tests {
+		if got := apiKindOf(endpoint); got != want {
+			t.Errorf("apiKindOf(%q) = %v, want %v", endpoint, got, want)
+		}
+	}
+}
+
+var fuzzEndpoints = []string{"/chat/completions", "/completions", "/responses", "/embeddings", "/models"}
+
+func addFuzzSeeds(f *testing.F) {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b := readTestdata(f, e.Name())
+		for i := range fuzzEndpoints {
+			f.Add(uint8(i), b, strings.HasSuffix(e.Name(), ".sse"))
+		}
+		// The same bytes cut short, as a dropped connection leaves them.
+		f.Add(uint8(0), b[:len(b)/2], true)
+		f.Add(uint8(2), b[:len(b)/3], true)
+	}
+	f.Add(uint8(0), []byte("data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":-1,\"function\":{\"arguments\":\"x\"}}]}}]}\n\n"), true)
+	f.Add(uint8(0), []byte("data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":99999999999999999999}]}}]}\n\n"), true)
+	f.Add(uint8(0), []byte(`{"usage":{"prompt_tokens":1e308,"completion_tokens":-5}}`), false)
+	f.Add(uint8(2), []byte("event: response.completed\ndata: {\"response\":[1,2]}\n\n"), true)
+	f.Add(uint8(0), []byte("\r\r\n\n\r"), true)
+}
+
+func FuzzSummarizeResponse(f *testing.F) {
+	addFuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte, stream bool) {
+		ep := fuzzEndpoints[int(endpoint)%len(fuzzEndpoints)]
+		s := summarizeResponse(ep, body, stream)
+		if s.Usage != nil && (s.Usage.InputTokens < 0 || s.Usage.OutputTokens < 0) {
+			t.Errorf("negative usage %+v", *s.Usage)
+		}
+		summarizeResponse(ep, body, !stream)
+	})
+}
+
+func FuzzSummarizeRequest(f *testing.F) {
+	addFuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte, _ bool) {
+		summarizeRequest(fuzzEndpoints[int(endpoint)%len(fuzzEndpoints)], body)
+	})
+}
+
+// benchStream is a chat completion stream of 20 chunks, the length of a short answer: the
+// role, 17 content deltas, the finish reason and usage, then [DONE].
+func benchStream() []byte {
+	var b bytes.Buffer
+	head := `data: {"id":"chatcmpl-AZ8sX0rGfQ5vU2yEuS8b1WwkGcxI4","object":"chat.completion.chunk","created":1733011232,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0705bf87c0","choices":`
+	b.WriteString(head + `[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
+	for i := range 17 {
+		b.WriteString(head + `[{"index":0,"delta":{"content":" word` + string(rune('a'+i)) + `"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
+	}
+	b.WriteString(head + `[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}` + "\n\n")
+	b.WriteString(head + `[],"usage":{"prompt_tokens":19,"completion_tokens":17,"total_tokens":36,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}` + "\n\n")
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
+}
+
+func BenchmarkSummarizeChatStream20(b *testing.B) {
+	body := benchStream()
+	if s := summarizeResponse("/chat/completions", body, true); s.Usage == nil || s.Usage.OutputTokens != 17 {
+		b.Fatalf("bad summary %s", showSummary(s))
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		summarizeResponse("/chat/completions", body, true)
+	}
+}
+
+func BenchmarkSummarizeResponsesStream(b *testing.B) {
+	body := readTestdata(b, "responses_stream.sse")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		summarizeResponse("/responses", body, true)
+	}
+}
