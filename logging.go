@@ -126,6 +126,9 @@ func (p *Proxy) enrich(r *accesslog.Record) {
 	}
 	stream := r.Stream && !looksLikeJSON(r.RawBody)
 	s := prov.SummarizeResponse(r.Endpoint, r.RawBody, stream)
+	if lf, ok := prov.(provider.LogFormatter); ok {
+		defer func() { r.RawBody = lf.LogBody(r.Endpoint, r.RawBody, stream) }()
+	}
 	if s.Model != "" {
 		r.Model = s.Model
 	}
@@ -206,4 +209,3 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-var _ provider.Summary

@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 )
@@ -36,5 +37,43 @@ func BenchmarkProbeSmall(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+func BenchmarkProbePage(b *testing.B) {
+	for _, ps := range []int{4096, 8192, 16384} {
+		for _, v := range []struct {
+			name     string
+			rowByRow bool
+			maxRows  int
+		}{{"row", true, 1}, {"m64", false, 64}} {
+			b.Run(fmt.Sprint(ps, v.name), func(b *testing.B) {
+				saved := maxRowsPerInsert
+				maxRowsPerInsert = v.maxRows
+				sqliteParams["_pragma"][1] = fmt.Sprintf("page_size(%d)", ps)
+				s, err := OpenSQLite(filepath.Join(b.TempDir(), "bench.db"))
+				maxRowsPerInsert = saved
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				var got int
+				s.DB().QueryRow("PRAGMA page_size").Scan(&got)
+				if got != ps {
+					b.Fatalf("page size %d", got)
+				}
+				s.rowByRow = v.rowByRow
+				batch := make([]*Record, 500)
+				for i := range batch {
+					batch[i] = benchRecord(i)
+				}
+				for b.Loop() {
+					if err := s.Insert(context.Background(), batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
 	}
 }

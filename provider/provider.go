@@ -157,3 +157,10 @@ func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// LogFormatter is implemented by providers whose wire format is not readable text (the AWS
+// event-stream). The log writer stores LogBody's result as raw_body instead of the captured
+// bytes, after the summaries were taken from the captured bytes.
+type LogFormatter interface {
+	LogBody(endpoint string, body []byte, stream bool) []byte
+}

@@ -112,6 +112,18 @@ func (p *Provider) Parse(req *provider.Request) error {
 	req.Model = rawString(f.Model)
 	req.User = rawString(f.User)
 	req.Stream = bytes.Equal(bytes.TrimSpace(f.Stream), []byte("true"))
+	req.State = nil
+	if req.Stream {
+		st := &streamState{hasOptions: len(f.StreamOptions) > 0 && string(f.StreamOptions) != "null"}
+		if st.hasOptions {
+			var o struct {
+				IncludeUsage bool `json:"include_usage"`
+			}
+			_ = json.Unmarshal(f.StreamOptions, &o)
+			st.clientUsage = o.IncludeUsage
+		}
+		req.State = st
+	}
 	return nil
 }
 
@@ -134,22 +146,27 @@ func rawString(raw json.RawMessage) string {
 	return s
 }
 
-// streamState remembers, between Prepare and NewStream, that the proxy asked upstream for
-// a usage chunk the client did not ask for.
-type streamState struct{ addedUsage bool }
+// streamState carries what Parse learnt of a stream request's stream_options to Prepare, and
+// from Prepare to NewStream and Render whether the proxy asked upstream for a usage chunk the
+// client did not ask for. Filters change bodies through Exchange.SetBody, which parses
+// again, so the state always describes the current body.
+type streamState struct {
+	hasOptions  bool // the body has a stream_options object
+	clientUsage bool // the client asked for usage itself
+	addedUsage  bool // the proxy asked for it
+}
 
 // Prepare builds the upstream request. For a stream of chat completions or completions
 // that did not ask for usage, it asks for it, and NewStream later hides the extra chunk.
 func (p *Provider) Prepare(ctx context.Context, req *provider.Request) (*http.Request, error) {
-	if req.Stream && (req.Endpoint == "/chat/completions" || req.Endpoint == "/completions") {
-		body, added, err := withStreamUsage(req.Body)
+	st, _ := req.State.(*streamState)
+	if st != nil && !st.clientUsage && !st.addedUsage && (req.Endpoint == "/chat/completions" || req.Endpoint == "/completions") {
+		body, err := withStreamUsage(req.Body, st.hasOptions)
 		if err != nil {
 			return nil, &provider.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: err.Error(), Err: err}
 		}
-		if added {
-			req.Body = body
-			req.State = &streamState{addedUsage: true}
-		}
+		req.Body = body
+		st.addedUsage = true
 	}
 	url := p.baseURL + req.Endpoint
 	if req.RawQuery != "" {
@@ -177,26 +194,14 @@ func (p *Provider) Prepare(ctx context.Context, req *provider.Request) (*http.Re
 	return up, nil
 }
 
-// withStreamUsage returns body with stream_options.include_usage set to true, and whether it
-// had to change the body for that.
-func withStreamUsage(body []byte) ([]byte, bool, error) {
-	var f struct {
-		StreamOptions *struct {
-			IncludeUsage *bool `json:"include_usage"`
-		} `json:"stream_options"`
-	}
-	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, false, fmt.Errorf("invalid json body: %w", err)
-	}
-	if f.StreamOptions != nil && f.StreamOptions.IncludeUsage != nil && *f.StreamOptions.IncludeUsage {
-		return body, false, nil
-	}
-	if f.StreamOptions == nil {
+// withStreamUsage returns body with stream_options.include_usage set to true.
+func withStreamUsage(body []byte, hasOptions bool) ([]byte, error) {
+	if !hasOptions {
 		// The common case: append the field before the closing brace, leaving the
 		// client's bytes otherwise untouched.
 		trimmed := bytes.TrimRight(body, " \t\r\n")
 		if len(trimmed) == 0 || trimmed[len(trimmed)-1] != '}' {
-			return nil, false, fmt.Errorf("request body is not a json object")
+			return nil, fmt.Errorf("request body is not a json object")
 		}
 		inner := bytes.TrimRight(trimmed[:len(trimmed)-1], " \t\r\n")
 		out := make([]byte, 0, len(trimmed)+40)
@@ -205,21 +210,23 @@ func withStreamUsage(body []byte) ([]byte, bool, error) {
 			out = append(out, ',')
 		}
 		out = append(out, `"stream_options":{"include_usage":true}}`...)
-		return out, true, nil
+		return out, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, false, fmt.Errorf("invalid json body: %w", err)
+		return nil, fmt.Errorf("invalid json body: %w", err)
 	}
 	var opts map[string]json.RawMessage
 	if err := json.Unmarshal(obj["stream_options"], &opts); err != nil || opts == nil {
 		opts = map[string]json.RawMessage{}
 	}
 	opts["include_usage"] = json.RawMessage("true")
-	raw, _ := json.Marshal(opts)
+	raw, err := json.Marshal(opts)
+	if err != nil {
+		return nil, err
+	}
 	obj["stream_options"] = raw
-	out, err := json.Marshal(obj)
-	return out, err == nil, err
+	return json.Marshal(obj)
 }
 
 // NewStream frames text/event-stream responses as SSE events.

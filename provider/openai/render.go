@@ -144,19 +144,10 @@ func (p *Provider) Render(req *provider.Request, r *provider.Reply) *provider.Re
 	return &provider.Response{Status: http.StatusOK, Header: streamHeader(), Body: out}
 }
 
-// clientAskedUsage reports whether the client's own stream_options asked for usage, and
-// not only the proxy, in Prepare.
+// clientAskedUsage reports whether the client's own stream_options asked for usage.
 func clientAskedUsage(req *provider.Request) bool {
-	if st, ok := req.State.(*streamState); ok && st.addedUsage {
-		return false
-	}
-	var f struct {
-		StreamOptions struct {
-			IncludeUsage bool `json:"include_usage"`
-		} `json:"stream_options"`
-	}
-	_ = json.Unmarshal(req.Body, &f)
-	return f.StreamOptions.IncludeUsage
+	st, _ := req.State.(*streamState)
+	return st != nil && st.clientUsage
 }
 
 func streamHeader() http.Header {

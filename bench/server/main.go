@@ -1,0 +1,383 @@
+// Command server is the load benchmark's one binary (see bench/README.md and bench/run.sh).
+// Its -mode chooses what it is:
+//
+//	fake     the fake OpenAI upstream
+//	bare     a bare httputil.ReverseProxy to -upstream, the baseline proxy
+//	aiproxy  AIProxy with full SQLite logging into -db, its OpenAI provider at -upstream/v1
+//	count    prints the rows of the access log in -db as a JSON line, and exits
+//	ttfb     a small load driver: sends -n chat requests to -url, -c at a time, and prints the
+//	         latency percentiles of the response headers, the first event and the whole
+//	         response as a JSON line
+//
+// The three servers listen on -addr (127.0.0.1 only), print "ready ADDR" once listening, and
+// on SIGTERM or SIGINT finish their requests and exit; aiproxy first drains its access log
+// and prints the log writer's counts as a JSON line.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aiproxy-go/aiproxy"
+	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/filters"
+	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
+	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/provider/openai"
+)
+
+// defaultKey is the upstream key of the benchmark: the fake accepts only it.
+const defaultKey = "sk-bench-upstream-0123456789abcdefXYZ"
+
+type options struct {
+	mode, addr, upstream, db, key string
+
+	// ttfb driver
+	url        string
+	n, c       int
+	stream     bool
+	chunks     int
+	chunkDelay time.Duration
+	timeout    time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.mode, "mode", "", "fake, bare, aiproxy, count or ttfb")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen address (fake, bare, aiproxy); must be on 127.0.0.1")
+	flag.StringVar(&o.upstream, "upstream", "", "upstream base URL, e.g. http://127.0.0.1:9000 (bare, aiproxy)")
+	flag.StringVar(&o.db, "db", "", "SQLite access log file (aiproxy, count)")
+	flag.StringVar(&o.key, "key", defaultKey, "upstream API key: the one the fake accepts, the one aiproxy sends, the one the ttfb driver sends")
+	flag.StringVar(&o.url, "url", "", "base URL to load (ttfb), e.g. http://127.0.0.1:9001")
+	flag.IntVar(&o.n, "n", 200, "requests to send (ttfb)")
+	flag.IntVar(&o.c, "c", 1, "concurrent requests (ttfb)")
+	flag.BoolVar(&o.stream, "stream", true, "ask for a stream (ttfb)")
+	flag.IntVar(&o.chunks, "chunks", 20, "content chunks of a stream (ttfb)")
+	flag.DurationVar(&o.chunkDelay, "chunk-delay", 0, "delay the fake waits between two stream events (ttfb)")
+	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest the ttfb driver runs")
+	flag.Parse()
+
+	var err error
+	switch o.mode {
+	case "fake", "bare", "aiproxy":
+		err = serve(o)
+	case "count":
+		err = count(o.db)
+	case "ttfb":
+		err = ttfb(o)
+	default:
+		err = fmt.Errorf("unknown -mode %q: want fake, bare, aiproxy, count or ttfb", o.mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/server:", err)
+		os.Exit(1)
+	}
+}
+
+// serve runs one of the three servers until SIGTERM or SIGINT.
+func serve(o options) error {
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-addr %s: the benchmark listens on loopback addresses only", o.addr)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	var (
+		handler http.Handler
+		p       *aiproxy.Proxy
+		store   *accesslog.SQLiteStore
+	)
+	switch o.mode {
+	case "fake":
+		handler = fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{APIKey: o.key, DiscardRequests: true})
+	case "bare":
+		up, err := loopbackURL(o.upstream)
+		if err != nil {
+			return err
+		}
+		handler = &httputil.ReverseProxy{
+			Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(up) },
+			Transport: tunedTransport(),
+			ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+	case "aiproxy":
+		if _, err := loopbackURL(o.upstream); err != nil {
+			return err
+		}
+		if o.db == "" {
+			return errors.New("-mode aiproxy needs -db")
+		}
+		store, err = accesslog.OpenSQLite(o.db)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		// As the aiproxy binary configures it: default writer, the replay filter on.
+		p, err = aiproxy.New(aiproxy.Options{
+			Providers: []provider.Provider{openai.New(openai.Options{APIKey: o.key, BaseURL: o.upstream + "/v1"})},
+			Store:     store,
+			Secrets:   []string{o.key},
+			Logger:    logger,
+		})
+		if err != nil {
+			return err
+		}
+		if err := p.AddFilter(&filters.Replay{Source: p}); err != nil {
+			return err
+		}
+		handler = p
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("ready %s\n", ln.Addr())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/server: shutdown:", err)
+	}
+	if p == nil {
+		return nil
+	}
+	drainStart := time.Now()
+	if err := p.Close(shutCtx); err != nil {
+		return fmt.Errorf("drain access log: %w", err)
+	}
+	st := p.Log().Stats()
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"written": st.Written, "failed": st.Failed, "queued": st.Queued, "blocked": st.Blocked,
+		"drain_ms": float64(time.Since(drainStart).Microseconds()) / 1000,
+	})
+}
+
+// loopbackURL parses an upstream URL and refuses one that is not on a loopback address.
+func loopbackURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("-upstream %q: want http://127.0.0.1:PORT", s)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("-upstream %q: the benchmark talks to loopback addresses only", s)
+	}
+	return u, nil
+}
+
+// tunedTransport is the transport of the bare proxy and of the ttfb driver, tuned as
+// AIProxy's own: many idle connections per host, no compression.
+func tunedTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+// count prints the access log's rows in db: all, per direction, and the responses with
+// status 200.
+func count(db string) error {
+	if db == "" {
+		return errors.New("-mode count needs -db")
+	}
+	if _, err := os.Stat(db); err != nil {
+		return err
+	}
+	conn, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var rows, requests, responses, errs, ok200 int64
+	err = conn.QueryRow(`SELECT COUNT(*),
+		COALESCE(SUM(direction = 'request'), 0),
+		COALESCE(SUM(direction = 'response'), 0),
+		COALESCE(SUM(direction = 'error'), 0),
+		COALESCE(SUM(direction = 'response' AND status_code = 200), 0)
+		FROM accesslog`).Scan(&rows, &requests, &responses, &errs, &ok200)
+	if err != nil {
+		return fmt.Errorf("count rows: %w", err)
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]int64{
+		"rows": rows, "request": requests, "response": responses, "error": errs, "response_200": ok200,
+	})
+}
+
+// sample is the timing of one request, from just before it was sent.
+type sample struct {
+	headers, first, done time.Duration
+}
+
+// ttfb sends o.n chat requests to o.url, o.c at a time, and prints the percentiles of the
+// time to the response headers, to the first body line (the first event of a stream) and to
+// the end of the response. "sent" in its output counts the o.c warm-up requests too.
+func ttfb(o options) error {
+	base, err := loopbackURL(o.url)
+	if err != nil {
+		return err
+	}
+	if o.n < 1 || o.c < 1 || o.c > o.n {
+		return fmt.Errorf("want 1 <= -c <= -n, have -c %d -n %d", o.c, o.n)
+	}
+	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}`)
+	if o.stream {
+		body = []byte(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}`)
+	}
+	target := base.JoinPath("/v1/chat/completions").String()
+	client := &http.Client{Transport: tunedTransport(), Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+
+	// One warm-up request per worker opens the connections outside the measurement.
+	for range o.c {
+		if _, err := ttfbOne(ctx, client, target, body, o); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	samples := make([]sample, o.n)
+	var (
+		next     = make(chan int)
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	start := time.Now()
+	for range o.c {
+		wg.Go(func() {
+			for i := range next {
+				s, err := ttfbOne(ctx, client, target, body, o)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					continue
+				}
+				samples[i] = s
+			}
+		})
+	}
+	for i := range o.n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return firstErr
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("ttfb driver stopped after %s: %w", o.timeout, ctx.Err())
+	}
+	pct := func(get func(sample) time.Duration) (p50, p90, p99 float64) {
+		d := make([]time.Duration, len(samples))
+		for i, s := range samples {
+			d[i] = get(s)
+		}
+		slices.Sort(d)
+		at := func(q float64) float64 {
+			return float64(d[min(len(d)-1, int(q*float64(len(d))))].Nanoseconds()) / 1000
+		}
+		return at(0.50), at(0.90), at(0.99)
+	}
+	h50, h90, h99 := pct(func(s sample) time.Duration { return s.headers })
+	f50, f90, f99 := pct(func(s sample) time.Duration { return s.first })
+	d50, d90, d99 := pct(func(s sample) time.Duration { return s.done })
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"url": o.url, "n": o.n, "c": o.c, "sent": o.n + o.c, "stream": o.stream, "chunk_delay": o.chunkDelay.String(),
+		"rps":            float64(o.n) / elapsed.Seconds(),
+		"headers_p50_us": h50, "headers_p90_us": h90, "headers_p99_us": h99,
+		"first_p50_us": f50, "first_p90_us": f90, "first_p99_us": f99,
+		"done_p50_us": d50, "done_p90_us": d90, "done_p99_us": d99,
+	})
+}
+
+// ttfbOne sends one request and times it.
+func ttfbOne(ctx context.Context, client *http.Client, target string, body []byte, o options) (sample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return sample{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+o.key)
+	if o.stream {
+		req.Header.Set(fakeupstream.HeaderChunks, fmt.Sprint(o.chunks))
+		if o.chunkDelay > 0 {
+			req.Header.Set(fakeupstream.HeaderChunkDelay, o.chunkDelay.String())
+		}
+	}
+	var s sample
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	s.headers = time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return s, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	br := bufio.NewReaderSize(resp.Body, 4<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if s.first == 0 && len(bytes.TrimSpace(line)) > 0 {
+			s.first = time.Since(start)
+		}
+		if o.stream && bytes.HasPrefix(line, []byte("data: [DONE]")) {
+			break
+		}
+		if err == io.EOF && !o.stream {
+			break
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return s, fmt.Errorf("read response: %w", err)
+		}
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return s, err
+	}
+	s.done = time.Since(start)
+	return s, nil
+}
