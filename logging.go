@@ -208,4 +208,3 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
-
