@@ -71,8 +71,8 @@ func validateColumns(cols []Column) ([]Column, error) {
 // quoteIdent quotes a validated identifier; "user", for one, is a keyword in PostgreSQL.
 func quoteIdent(name string) string { return `"` + name + `"` }
 
-// insertSQL is an INSERT of n rows of the built-in and the custom columns.
-func insertSQL(cols []Column, n int) string {
+// insertSQL is the INSERT of one row of the built-in and the custom columns.
+func insertSQL(cols []Column) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO accesslog (")
 	for i, c := range insertColumns {
@@ -85,14 +85,9 @@ func insertSQL(cols []Column, n int) string {
 		b.WriteString(", ")
 		b.WriteString(quoteIdent(c.Name))
 	}
-	b.WriteString(") VALUES ")
-	row := "(" + strings.Repeat("?, ", len(insertColumns)+len(cols)-1) + "?)"
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(row)
-	}
+	b.WriteString(") VALUES (")
+	b.WriteString(strings.Repeat("?, ", len(insertColumns)+len(cols)-1))
+	b.WriteString("?)")
 	return b.String()
 }
 

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -24,23 +23,15 @@ var sqliteMigrations embed.FS
 // embeds the proxy and keeps its own goose migrations in the same database is not confused.
 const sqliteVersionTable = "accesslog_schema_version"
 
-// sqliteParams are the connection settings modernc.org/sqlite applies to every new connection:
-// first busy_timeout, so that the rest wait for a lock instead of failing; then the _pragma
-// list, where page_size must precede the switch to WAL to take effect on a new file; then
-// foreign_keys, journal_mode and synchronous.
+// sqliteParams are the connection settings modernc.org/sqlite applies to every new connection,
+// busy_timeout first so that the others wait for a lock instead of failing. (A larger page
+// cache and temp_store=MEMORY were measured with BenchmarkSQLiteInsert and made no difference.)
 var sqliteParams = url.Values{
-	"_pragma": {
-		"busy_timeout(5000)",
-		"page_size(" + strconv.Itoa(sqlitePageSize) + ")", // only takes effect on a new file
-		"temp_store(MEMORY)",
-		"cache_size(-16384)", // KiB: a batch of 500 rows of 2 KB bodies fits without spilling
-	},
+	"_pragma":       {"busy_timeout(5000)"},
 	"_foreign_keys": {"0"},
 	"_journal_mode": {"WAL"},
 	"_synchronous":  {"NORMAL"},
 }
-
-var sqlitePageSize = 4096
 
 // SQLiteStore is the Store kept in one SQLite file, the embedded default.
 //
@@ -52,9 +43,9 @@ type SQLiteStore struct {
 	reader *sql.DB
 	cols   []Column // custom columns written by Insert
 
-	inserts  []*sql.Stmt // inserts[i] is the INSERT of 1<<i rows, prepared on the writer
-	maxRows  int         // rows of the largest statement in inserts
-	rowByRow bool        // use only the single-row statement (benchmark comparison)
+	// insert is prepared on the writer's connection outside any transaction, since that
+	// connection is taken while a transaction runs; Insert rebinds it to each transaction.
+	insert *sql.Stmt
 
 	selectSQL  string   // SELECT of every column of the table, built-in ones first
 	extraNames []string // the non-built-in columns of the table, as selected after the built-ins
@@ -104,8 +95,9 @@ func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
 		return nil, err
 	}
 
-	if path == ":memory:" {
-		// Each connection to ":memory:" is a database of its own: readers must share the writer.
+	if isMemoryPath(path) {
+		// Each connection to a memory database is a database of its own: readers must share
+		// the writer.
 		s.reader = s.writer
 	} else {
 		s.reader, err = sql.Open("sqlite", dsn)
@@ -117,11 +109,16 @@ func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
 		s.reader.SetMaxOpenConns(n)
 		s.reader.SetMaxIdleConns(n)
 	}
-	if err := s.prepareInserts(ctx); err != nil {
+	if s.insert, err = s.writer.PrepareContext(ctx, insertSQL(s.cols)); err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
 	return s, nil
+}
+
+func isMemoryPath(path string) bool {
+	return path == ":memory:" || strings.HasPrefix(path, "file::memory:") ||
+		strings.HasPrefix(path, "file:") && strings.Contains(path, "mode=memory")
 }
 
 // sqliteDSN turns a path into a modernc.org/sqlite data source name carrying the pragmas.
@@ -245,60 +242,17 @@ func (s *SQLiteStore) Insert(ctx context.Context, recs []*Record) error {
 	return nil
 }
 
-// insertRows writes recs with multi-row INSERT statements. Statements of 1, 2, 4, ... up to
-// maxRowsPerInsert rows are prepared at open and reused: a batch is cut into the largest ones
-// that fit: a batch of 500 takes seven statements of 64 rows, one of 32 and one of 16, and four
-// prepared statements.
-// BenchmarkSQLiteInsert compares this with one single-row statement executed per record.
+// insertRows executes the INSERT prepared at open once per record. BenchmarkSQLiteInsert found
+// multi-row INSERT statements (16 to 256 rows each) no faster: the time goes to SQLite's page
+// writes, the commit and the WAL checkpoints, not to the statement calls.
 func (s *SQLiteStore) insertRows(ctx context.Context, tx *sql.Tx, recs []*Record) error {
-	ncols := len(insertColumns) + len(s.cols)
-	args := make([]any, 0, min(len(recs), s.maxRows)*ncols)
-	top := len(s.inserts) - 1
-	if s.rowByRow {
-		top = 0
-	}
-	for i := top; i >= 0 && len(recs) > 0; i-- {
-		n := 1 << i
-		if len(recs) < n {
-			continue
+	stmt := tx.StmtContext(ctx, s.insert)
+	args := make([]any, 0, len(insertColumns)+len(s.cols))
+	for _, r := range recs {
+		args = appendInsertArgs(args[:0], r, s.cols)
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
 		}
-		stmt := tx.StmtContext(ctx, s.inserts[i])
-		for len(recs) >= n {
-			args = args[:0]
-			for _, r := range recs[:n] {
-				args = appendInsertArgs(args, r, s.cols)
-			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			recs = recs[n:]
-		}
-	}
-	return nil
-}
-
-// maxSQLiteVariables is SQLITE_MAX_VARIABLE_NUMBER, the most parameters of one statement.
-const maxSQLiteVariables = 32766
-
-// maxRowsPerInsert is the most rows of one INSERT statement. Measured with
-// BenchmarkSQLiteInsert: larger statements are no faster.
-var maxRowsPerInsert = 64
-
-// prepareInserts prepares the INSERT statements of 1, 2, 4, ... s.maxRows rows on the writer.
-// They are prepared here, outside any transaction, because the writer's single connection is
-// taken while a transaction runs.
-func (s *SQLiteStore) prepareInserts(ctx context.Context) error {
-	ncols := len(insertColumns) + len(s.cols)
-	s.maxRows = 1
-	for s.maxRows*2 <= maxRowsPerInsert && s.maxRows*2*ncols <= maxSQLiteVariables {
-		s.maxRows *= 2
-	}
-	for n := 1; n <= s.maxRows; n *= 2 {
-		st, err := s.writer.PrepareContext(ctx, insertSQL(s.cols, n))
-		if err != nil {
-			return fmt.Errorf("prepare insert: %w", err)
-		}
-		s.inserts = append(s.inserts, st)
 	}
 	return nil
 }
@@ -334,8 +288,8 @@ func (s *SQLiteStore) Records(ctx context.Context, requestID, direction string) 
 // Close releases the store's connections. It is safe to call more than once.
 func (s *SQLiteStore) Close() error {
 	s.closeOnce.Do(func() {
-		for _, st := range s.inserts {
-			st.Close()
+		if s.insert != nil {
+			s.insert.Close()
 		}
 		// Keeps the query planner's statistics fresh, as SQLite recommends before closing.
 		s.writer.Exec("PRAGMA optimize")

@@ -224,12 +224,11 @@ func TestSQLiteRecordsDirection(t *testing.T) {
 	}
 }
 
-func TestSQLiteInsertLargeBatchAndAtomicity(t *testing.T) {
+func TestSQLiteInsertBatchAndAtomicity(t *testing.T) {
 	s := openTestStore(t, "", testColumns...)
 	ctx := context.Background()
 
-	// More rows than one multi-row statement holds, and a remainder.
-	n := 3*maxRowsPerInsert + 7
+	n := 1234
 	batch := make([]*Record, n)
 	for i := range batch {
 		batch[i] = &Record{RequestID: "big", Direction: DirectionRequest, PromptTokens: i, Extra: map[string]any{"score": i}}
@@ -580,5 +579,32 @@ func TestSQLiteConcurrentReadsDuringWrites(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRow("SELECT COUNT(*) FROM accesslog").Scan(&n); err != nil || n != 1000 {
 		t.Errorf("count = %d, %v; want 1000", n, err)
+	}
+}
+
+func TestSQLitePragmas(t *testing.T) {
+	s := openTestStore(t, "")
+	pools := []struct {
+		name string
+		db   *sql.DB
+	}{{"writer", s.writer}, {"reader", s.reader}}
+	for _, p := range pools {
+		t.Run(p.name, func(t *testing.T) {
+			var mode string
+			var busy, sync, fk int
+			db := p.db
+			for _, q := range []struct {
+				pragma string
+				dest   any
+			}{{"journal_mode", &mode}, {"busy_timeout", &busy}, {"synchronous", &sync}, {"foreign_keys", &fk}} {
+				if err := db.QueryRow("PRAGMA " + q.pragma).Scan(q.dest); err != nil {
+					t.Fatalf("PRAGMA %s: %v", q.pragma, err)
+				}
+			}
+			if mode != "wal" || busy != 5000 || sync != 1 || fk != 0 {
+				t.Errorf("journal_mode %s, busy_timeout %d, synchronous %d, foreign_keys %d; want wal, 5000, 1 (NORMAL), 0",
+					mode, busy, sync, fk)
+			}
+		})
 	}
 }
