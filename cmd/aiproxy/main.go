@@ -217,6 +217,11 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 		return err
 	}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	// HTTP/1.1 and HTTP/2 over cleartext (prior knowledge) on the same port: the AWS SDK
+	// for JavaScript speaks h2c to http:// endpoints.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	logger.Info("aiproxy listening", "addr", "http://"+ln.Addr().String(), "database", cfg.Database, "version", aiproxy.Version)
 	if ready != nil {
 		ready(ln.Addr().String())

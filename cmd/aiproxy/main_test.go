@@ -169,3 +169,43 @@ func TestGracefulDrain(t *testing.T) {
 		t.Fatalf("%d requests answered, %d have both rows", answered, complete)
 	}
 }
+
+// TestServeH2C sends a stream over HTTP/2 cleartext (prior knowledge) and one over HTTP/1.1
+// to the same port.
+func TestServeH2C(t *testing.T) {
+	fake := fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{})
+	up := httptest.NewServer(fake)
+	defer up.Close()
+	cfg, err := parseFlags([]string{"--port", "0", "--db", filepath.Join(t.TempDir(), "a.db"), "--openai-base-url", up.URL + "/v1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, func(a string) { addrc <- a }) }()
+	addr := <-addrc
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	for name, client := range map[string]*http.Client{"h2c": {Transport: h2}, "http1": http.DefaultClient} {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions",
+			strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wantMajor := map[string]int{"h2c": 2, "http1": 1}[name]
+		if err != nil || resp.ProtoMajor != wantMajor || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+			t.Fatalf("%s: proto %s, err %v, body %q", name, resp.Proto, err, body)
+		}
+	}
+}
