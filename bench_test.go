@@ -82,7 +82,7 @@ func benchTargets(b *testing.B, c benchCall) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bare := httptest.NewServer(benchBareProxy(upURL))
+	bare := httptest.NewServer(benchFullDuplex(benchBareProxy(upURL)))
 	b.Cleanup(bare.Close)
 
 	for _, mode := range []string{"serial", "parallel"} {
@@ -100,6 +100,18 @@ func benchBareProxy(up *url.URL) *httputil.ReverseProxy {
 		Transport: benchTransport(),
 		ErrorLog:  slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
 	}
+}
+
+// benchFullDuplex keeps Go's HTTP/1 server from closing the request body when the response
+// starts. Without it the bare proxy cuts some streams: the transport reads the inbound body
+// once more after its Content-Length to check for extra bytes, that read fails with "invalid
+// Read on closed Body" once the response has begun, and the transport drops the upstream
+// connection mid-stream (golang/go#40747). AIProxy reads the whole body first and is immune.
+func benchFullDuplex(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // benchTransport is the transport of the clients and of the bare proxy: enough idle

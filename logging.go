@@ -99,7 +99,7 @@ func maskHeaders(h http.Header) http.Header {
 
 func maskValue(s string) string {
 	scheme := ""
-	if i := strings.IndexByte(s, ' '); i > 0 && i < 16 {
+	if i := strings.IndexByte(s, ' '); i > 0 && i <= 16 {
 		scheme, s = s[:i+1], s[i+1:]
 	}
 	if len(s) < 16 {

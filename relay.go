@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
@@ -31,8 +32,23 @@ type frameReader struct {
 	onWait     func() error
 }
 
+// frameBufSize is the initial read buffer of a stream; a larger event grows it.
+const frameBufSize = 16 << 10
+
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, frameBufSize); return &b }}
+
 func newFrameReader(r io.Reader, split bufio.SplitFunc, onWait func() error) *frameReader {
-	return &frameReader{r: r, split: split, buf: make([]byte, 16<<10), onWait: onWait}
+	return &frameReader{r: r, split: split, buf: *frameBufs.Get().(*[]byte), onWait: onWait}
+}
+
+// release returns the read buffer for reuse. Events returned by next are invalid after it;
+// the relay has copied each into its capture already.
+func (f *frameReader) release() {
+	if len(f.buf) == frameBufSize {
+		b := f.buf
+		frameBufs.Put(&b)
+	}
+	f.buf = nil
 }
 
 // next returns the next complete event, valid until the following call. At the end it
@@ -122,6 +138,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *Exchange, resp *http.Respo
 	}
 	capt := &streamCapture{received: x.Received, body: make([]byte, 0, 8<<10)}
 	fr := newFrameReader(resp.Body, st.Split, flush)
+	defer fr.release()
 	var err error
 	for {
 		var ev []byte
@@ -147,20 +164,27 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *Exchange, resp *http.Respo
 	if err == io.EOF {
 		err = flush()
 	}
-	p.finishStream(w, x, resp, rec, capt, err)
+	p.finishStream(w, x, resp, st, rec, capt, err)
 }
 
 // finishStream logs a relayed stream: a response row when it ended well (499 when the
 // client left), an error row when the upstream cut it. A cut upstream stream is cut for the
 // client too, so its SDK reports the failure instead of taking a partial answer as whole.
-func (p *Proxy) finishStream(w http.ResponseWriter, x *Exchange, resp *http.Response, rec *accesslog.Record, capt *streamCapture, err error) {
+func (p *Proxy) finishStream(w http.ResponseWriter, x *Exchange, resp *http.Response, st provider.Stream, rec *accesslog.Record, capt *streamCapture, err error) {
 	rec.RawBody = capt.body
 	rec.ChunkTimes = capt.chunkTimes
 	rec.TimeToFirstToken = capt.firstSent.Seconds()
 	rec.StatusCode = resp.StatusCode
 	clientGone := errors.Is(err, errClientGone) || (err != nil && x.Incoming.Context().Err() != nil)
+	cut := false
 	switch {
 	case err == nil || err == io.EOF:
+		if sf, ok := st.(provider.StreamFailure); ok {
+			if e := sf.Failure(); e != nil {
+				rec.Direction = accesslog.DirectionError
+				rec.StatusCode, rec.Content = e.Status, e.Message
+			}
+		}
 	case clientGone:
 		rec.StatusCode = StatusClientClosedRequest
 	default:
@@ -168,9 +192,12 @@ func (p *Proxy) finishStream(w http.ResponseWriter, x *Exchange, resp *http.Resp
 		e := p.upstreamError(x.Incoming, streamCause(resp, err))
 		rec.StatusCode = p.toError(e).Status
 		rec.Content = "upstream stream ended early: " + p.toError(e).Message
+		cut = true
 	}
 	p.finishRecord(rec, x)
-	if rec.Direction == accesslog.DirectionError {
+	if cut {
+		// What was relayed before the cut reaches the client before the cut does.
+		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -192,6 +219,7 @@ func (p *Proxy) holdStream(w http.ResponseWriter, x *Exchange, resp *http.Respon
 	capt := &streamCapture{received: x.Received, body: make([]byte, 0, 8<<10)}
 	var relayed []byte
 	fr := newFrameReader(resp.Body, st.Split, nil)
+	defer fr.release()
 	var err error
 	for {
 		var ev []byte
@@ -202,13 +230,16 @@ func (p *Proxy) holdStream(w http.ResponseWriter, x *Exchange, resp *http.Respon
 		capt.add(ev)
 		relayed = append(relayed, st.Relay(ev)...)
 	}
-	if err != io.EOF {
+	// A stream that failed (a cut, or an exception frame) is not a response to filter: the
+	// client gets it as it came.
+	sf, _ := st.(provider.StreamFailure)
+	if err != io.EOF || (sf != nil && sf.Failure() != nil) {
 		h := w.Header()
 		copyResponseHeader(h, resp.Header)
 		h.Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		_, _ = w.Write(relayed)
-		p.finishStream(w, x, resp, rec, capt, err)
+		p.finishStream(w, x, resp, st, rec, capt, err)
 		return
 	}
 	prov := x.Provider

@@ -24,7 +24,9 @@ const StatusClientClosedRequest = 499
 
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.serving.Store(true)
+	if !p.serving.Load() {
+		p.serving.Store(true)
+	}
 	received := time.Now()
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")

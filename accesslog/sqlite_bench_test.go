@@ -52,3 +52,14 @@ func BenchmarkSQLiteInsert(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkSQLiteInsertArgs measures what Insert does per row before SQLite sees it: the
+// values of benchRecord's row bound to the prepared INSERT.
+func BenchmarkSQLiteInsertArgs(b *testing.B) {
+	r := benchRecord(1)
+	args := make([]any, 0, len(insertColumns))
+	b.ReportAllocs()
+	for b.Loop() {
+		args = appendInsertArgs(args[:0], r, nil)
+	}
+}

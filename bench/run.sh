@@ -10,17 +10,20 @@
 # the latency of the ttfb driver (bench/server -mode ttfb, µs resolution), and checks that
 # AIProxy logged two rows per request. See bench/README.md.
 #
-# Environment: N (requests per non-stream scenario, default 4000), N_STREAM (per stream
-# scenario, default 2000), CONCURRENCY (default "1 50"), TTFB_N (requests per ttfb run,
-# default 500), TTFB_SLOW_N (per ttfb run with 5ms between events, default 30).
+# Environment: N (requests per non-stream scenario, default 10000), N_STREAM (per stream
+# scenario, default 5000), CONCURRENCY (default "1 50"), TTFB_N (requests per ttfb run,
+# default 500), TTFB_SLOW_N (per ttfb run with 5ms between events, default 30), PROFILE=1
+# (write CPU profiles of the bare proxy and of aiproxy to bench/results/ and print their tops;
+# profiling costs a few per cent of CPU, so leave it off for the figures).
 # All traffic goes to 127.0.0.1. The results go to stdout and bench/results/latest.txt.
 set -euo pipefail
 
-N=${N:-4000}
-N_STREAM=${N_STREAM:-2000}
+N=${N:-10000}
+N_STREAM=${N_STREAM:-5000}
 CONCURRENCY=${CONCURRENCY:-"1 50"}
 TTFB_N=${TTFB_N:-500}
 TTFB_SLOW_N=${TTFB_SLOW_N:-30}
+PROFILE=${PROFILE:-0}
 KEY="sk-bench-upstream-0123456789abcdefXYZ"
 HEY_TIMEOUT=180 # seconds: the most one hey run may take
 
@@ -67,6 +70,7 @@ out "go:      $(go version)"
 out "hey:     $(dpkg-query -W -f='${Version}' hey 2>/dev/null || echo unknown)"
 out "nproc:   $(nproc)   cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
 out "kernel:  $(uname -r)   CLK_TCK: $TICK"
+out "loadavg: $(cut -d' ' -f1-3 /proc/loadavg) (before; other work on the machine skews every figure)"
 out "load:    N=$N (non-stream), N_STREAM=$N_STREAM (20-chunk stream), CONCURRENCY=\"$CONCURRENCY\", TTFB_N=$TTFB_N"
 out ""
 
@@ -93,9 +97,14 @@ start() {
 	exit 1
 }
 
+prof_bare=() prof_aiproxy=()
+if [[ $PROFILE == 1 ]]; then
+	prof_bare=(-cpuprofile bench/results/bare.cpu.pprof)
+	prof_aiproxy=(-cpuprofile bench/results/aiproxy.cpu.pprof)
+fi
 start fake -mode fake -addr 127.0.0.1:0 -key "$KEY"
-start bare -mode bare -addr 127.0.0.1:0 -upstream "http://$ADDR_fake"
-start aiproxy -mode aiproxy -addr 127.0.0.1:0 -upstream "http://$ADDR_fake" -db "$WORK/aiproxy.db" -key "$KEY"
+start bare -mode bare -addr 127.0.0.1:0 -upstream "http://$ADDR_fake" "${prof_bare[@]}"
+start aiproxy -mode aiproxy -addr 127.0.0.1:0 -upstream "http://$ADDR_fake" -db "$WORK/aiproxy.db" -key "$KEY" "${prof_aiproxy[@]}"
 
 declare -A URL=([direct]="http://$ADDR_fake" [bare]="http://$ADDR_bare" [aiproxy]="http://$ADDR_aiproxy")
 declare -A PID=([direct]="$PID_fake" [bare]="$PID_bare" [aiproxy]="$PID_aiproxy")
@@ -239,6 +248,9 @@ ttfb "stream-20" -n "$TTFB_N" -c 1 -chunks 20
 ttfb "stream-20, 5ms/event" -n "$TTFB_SLOW_N" -c 1 -chunks 20 -chunk-delay 5ms
 out ""
 
+out "loadavg: $(cut -d' ' -f1-3 /proc/loadavg) (after)"
+out ""
+
 # --- the log -------------------------------------------------------------------------------
 kill -TERM "$PID_aiproxy"
 for _ in $(seq 600); do
@@ -259,12 +271,31 @@ out "## access log"
 out "aiproxy writer on SIGTERM: $stats"
 out "db: $counts"
 out "rows: $rows / expected $expected (responses with status 200: $ok / $AIPROXY_SENT)"
-if [[ -s $WORK/aiproxy.err ]]; then
-	out "aiproxy stderr (warnings):"
-	out "$(head -20 "$WORK/aiproxy.err")"
-fi
+# A proxy that cuts a stream logs it; hey itself does not notice a short stream.
+warned=0
+for name in fake bare aiproxy; do
+	if [[ -s $WORK/$name.err ]]; then
+		warned=1
+		out "$name stderr ($(wc -l <"$WORK/$name.err") lines):"
+		out "$(head -5 "$WORK/$name.err")"
+	fi
+done
 if [[ $rows != "$expected" || $ok != "$AIPROXY_SENT" ]]; then
 	out "FAIL: the access log lost rows"
 	exit 1
+fi
+if ((warned)); then
+	out "FAIL: a server logged errors: some responses were cut"
+	exit 1
+fi
+
+if [[ $PROFILE == 1 ]]; then
+	kill -TERM "$PID_bare"
+	wait "$PID_bare" || true
+	for name in bare aiproxy; do
+		out ""
+		out "## CPU profile of $name over the whole run (bench/results/$name.cpu.pprof)"
+		out "$(go tool pprof -top -cum -nodecount=40 "$SERVER" "bench/results/$name.cpu.pprof" 2>/dev/null | sed -n '4,50p')"
+	done
 fi
 out "results written to $RESULTS"

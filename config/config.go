@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"time"
@@ -34,15 +35,68 @@ type Config struct {
 	ReplayHeader string `yaml:"replay_header"`
 }
 
-// Providers configures each provider; a provider without a section is not served.
+// Providers configures each provider. OpenAI, Anthropic, Bedrock and Gemini are served
+// without a section too (clients then bring their own keys; Bedrock uses the AWS default
+// credential chain); Azure needs its endpoint.
 type Providers struct {
-	OpenAI *OpenAI `yaml:"openai"`
+	OpenAI    *OpenAI    `yaml:"openai"`
+	Azure     *Azure     `yaml:"azure"`
+	Anthropic *Anthropic `yaml:"anthropic"`
+	Bedrock   *Bedrock   `yaml:"bedrock"`
+	Gemini    *Gemini    `yaml:"gemini"`
+	// Compatible are more OpenAI-compatible upstreams (vLLM, Ollama, Groq, a second
+	// OpenAI account), each served under /{name}/v1/....
+	Compatible []Compatible `yaml:"openai_compatible"`
 }
 
 // OpenAI configures the OpenAI provider.
 type OpenAI struct {
 	APIKey  string `yaml:"api_key"`
 	BaseURL string `yaml:"base_url"`
+}
+
+// Azure configures Azure OpenAI.
+type Azure struct {
+	Endpoint    string                     `yaml:"endpoint"`
+	APIKey      string                     `yaml:"api_key"`
+	Deployments map[string]AzureDeployment `yaml:"deployments"`
+}
+
+// AzureDeployment sends one deployment to its own endpoint and key.
+type AzureDeployment struct {
+	Endpoint string `yaml:"endpoint"`
+	APIKey   string `yaml:"api_key"`
+}
+
+// Anthropic configures the Anthropic provider.
+type Anthropic struct {
+	APIKey  string `yaml:"api_key"`
+	BaseURL string `yaml:"base_url"`
+	Version string `yaml:"version"`
+}
+
+// Bedrock configures AWS Bedrock, served when this section (or a Bedrock flag, or AWS_REGION)
+// is present. Without keys the AWS default credential chain is used.
+type Bedrock struct {
+	Region          string `yaml:"region"`
+	Endpoint        string `yaml:"endpoint"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SessionToken    string `yaml:"session_token"`
+	Profile         string `yaml:"profile"`
+}
+
+// Gemini configures the Gemini API provider.
+type Gemini struct {
+	APIKey  string `yaml:"api_key"`
+	BaseURL string `yaml:"base_url"`
+}
+
+// Compatible is a named OpenAI-compatible upstream.
+type Compatible struct {
+	Name    string `yaml:"name"`
+	BaseURL string `yaml:"base_url"`
+	APIKey  string `yaml:"api_key"`
 }
 
 // Timeouts of the upstream calls; zero keeps the default.
@@ -69,6 +123,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func Default() *Config {
 	return &Config{Listen: "127.0.0.1:8000", Database: "aiproxy.db", ReplayHeader: "x-aiproxy-replay"}
 }
+
+// identifier is what a named upstream may be called: it becomes a path prefix.
+var identifier = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// reserved names are path prefixes the built-in providers serve.
+var reserved = map[string]bool{"openai": true, "azure": true, "anthropic": true, "bedrock": true, "gemini": true,
+	"googleaistudio": true, "v1": true, "v1beta": true, "v1alpha": true, "model": true, "healthz": true, "metrics": true, "dashboard": true}
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
@@ -105,6 +166,55 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRetries < 0 {
 		return fmt.Errorf("config: max_retries %d is negative", c.MaxRetries)
+	}
+	pv := c.Providers
+	urls := map[string]string{}
+	if pv.OpenAI != nil {
+		urls["providers.openai.base_url"] = pv.OpenAI.BaseURL
+	}
+	if pv.Azure != nil {
+		if pv.Azure.Endpoint == "" && len(pv.Azure.Deployments) == 0 {
+			return errors.New("config: providers.azure needs an endpoint")
+		}
+		urls["providers.azure.endpoint"] = pv.Azure.Endpoint
+		for name, d := range pv.Azure.Deployments {
+			urls["providers.azure.deployments."+name+".endpoint"] = d.Endpoint
+		}
+	}
+	if pv.Anthropic != nil {
+		urls["providers.anthropic.base_url"] = pv.Anthropic.BaseURL
+	}
+	if pv.Bedrock != nil {
+		urls["providers.bedrock.endpoint"] = pv.Bedrock.Endpoint
+		if (pv.Bedrock.AccessKeyID == "") != (pv.Bedrock.SecretAccessKey == "") {
+			return errors.New("config: providers.bedrock needs both access_key_id and secret_access_key, or neither")
+		}
+	}
+	if pv.Gemini != nil {
+		urls["providers.gemini.base_url"] = pv.Gemini.BaseURL
+	}
+	seen := map[string]bool{}
+	for i, u := range pv.Compatible {
+		if !identifier.MatchString(u.Name) {
+			return fmt.Errorf("config: providers.openai_compatible[%d]: name %q must be lowercase letters, digits, - or _", i, u.Name)
+		}
+		if reserved[u.Name] || seen[u.Name] {
+			return fmt.Errorf("config: providers.openai_compatible[%d]: name %q is taken", i, u.Name)
+		}
+		seen[u.Name] = true
+		if u.BaseURL == "" {
+			return fmt.Errorf("config: providers.openai_compatible[%d] (%s) needs a base_url", i, u.Name)
+		}
+		urls[fmt.Sprintf("providers.openai_compatible[%d].base_url", i)] = u.BaseURL
+	}
+	for key, raw := range urls {
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: %s %q is not an absolute http(s) URL", key, raw)
+		}
 	}
 	if c.MaxBodySize < 0 {
 		return fmt.Errorf("config: max_body_size %d is negative", c.MaxBodySize)

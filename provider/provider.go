@@ -164,3 +164,11 @@ func (e *Error) Unwrap() error { return e.Err }
 type LogFormatter interface {
 	LogBody(endpoint string, body []byte, stream bool) []byte
 }
+
+// StreamFailure is implemented by a Stream whose wire format can end a 200 response with an
+// error of its own, such as an AWS event-stream exception frame. Once the stream was relayed
+// whole, Failure returns that error, or nil; the proxy then logs the exchange as an error
+// row with the error's status and message. The client received the stream as it came.
+type StreamFailure interface {
+	Failure() *Error
+}

@@ -11,7 +11,8 @@
 //
 // The three servers listen on -addr (127.0.0.1 only), print "ready ADDR" once listening, and
 // on SIGTERM or SIGINT finish their requests and exit; aiproxy first drains its access log
-// and prints the log writer's counts as a JSON line.
+// and prints the log writer's counts as a JSON line. With -cpuprofile they write a CPU
+// profile of their whole run.
 package main
 
 import (
@@ -31,6 +32,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -49,6 +51,8 @@ const defaultKey = "sk-bench-upstream-0123456789abcdefXYZ"
 
 type options struct {
 	mode, addr, upstream, db, key string
+	cpuprofile                    string
+	nolog                         bool
 
 	// ttfb driver
 	url        string
@@ -66,6 +70,8 @@ func main() {
 	flag.StringVar(&o.upstream, "upstream", "", "upstream base URL, e.g. http://127.0.0.1:9000 (bare, aiproxy)")
 	flag.StringVar(&o.db, "db", "", "SQLite access log file (aiproxy, count)")
 	flag.StringVar(&o.key, "key", defaultKey, "upstream API key: the one the fake accepts, the one aiproxy sends, the one the ttfb driver sends")
+	flag.BoolVar(&o.nolog, "nolog", false, "aiproxy without its access log (no -db), to tell the request path's cost from the log writer's")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server, from start to exit, to this file (fake, bare, aiproxy)")
 	flag.StringVar(&o.url, "url", "", "base URL to load (ttfb), e.g. http://127.0.0.1:9001")
 	flag.IntVar(&o.n, "n", 200, "requests to send (ttfb)")
 	flag.IntVar(&o.c, "c", 1, "concurrent requests (ttfb)")
@@ -116,30 +122,41 @@ func serve(o options) error {
 		if err != nil {
 			return err
 		}
-		handler = &httputil.ReverseProxy{
+		rp := &httputil.ReverseProxy{
 			Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(up) },
 			Transport: tunedTransport(),
 			ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
+		// Without full duplex, Go's HTTP/1 server closes the request body when the response
+		// starts; the transport's last read of the body, after its Content-Length, then fails
+		// and the upstream connection is dropped mid-stream (golang/go#40747), cutting a few
+		// streams in a hundred. AIProxy reads the whole body first and is immune.
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = http.NewResponseController(w).EnableFullDuplex()
+			rp.ServeHTTP(w, r)
+		})
 	case "aiproxy":
 		if _, err := loopbackURL(o.upstream); err != nil {
 			return err
 		}
-		if o.db == "" {
-			return errors.New("-mode aiproxy needs -db")
-		}
-		store, err = accesslog.OpenSQLite(o.db)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		// As the aiproxy binary configures it: default writer, the replay filter on.
-		p, err = aiproxy.New(aiproxy.Options{
+		opts := aiproxy.Options{
 			Providers: []provider.Provider{openai.New(openai.Options{APIKey: o.key, BaseURL: o.upstream + "/v1"})},
-			Store:     store,
 			Secrets:   []string{o.key},
 			Logger:    logger,
-		})
+		}
+		if !o.nolog {
+			if o.db == "" {
+				return errors.New("-mode aiproxy needs -db (or -nolog)")
+			}
+			store, err = accesslog.OpenSQLite(o.db)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			opts.Store = store
+		}
+		// As the aiproxy binary configures it: default writer, the replay filter on.
+		p, err = aiproxy.New(opts)
 		if err != nil {
 			return err
 		}
@@ -152,6 +169,18 @@ func serve(o options) error {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		// Stopped after the drain, so the profile holds the log writer's work too.
+		defer pprof.StopCPUProfile()
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
@@ -171,7 +200,7 @@ func serve(o options) error {
 	if err := srv.Shutdown(shutCtx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/server: shutdown:", err)
 	}
-	if p == nil {
+	if p == nil || p.Log() == nil {
 		return nil
 	}
 	drainStart := time.Now()

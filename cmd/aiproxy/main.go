@@ -27,6 +27,9 @@ import (
 	"github.com/aiproxy-go/aiproxy/config"
 	"github.com/aiproxy-go/aiproxy/filters"
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/provider/anthropic"
+	"github.com/aiproxy-go/aiproxy/provider/bedrock"
+	"github.com/aiproxy-go/aiproxy/provider/gemini"
 	"github.com/aiproxy-go/aiproxy/provider/openai"
 )
 
@@ -59,10 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // flagSpec is one flag; every name with "-" is also accepted with "_", the spelling of the
-// original Python AIProxy.
+// original Python AIProxy. apply copies its value into the configuration when the flag was
+// given.
 type flagSpec struct {
 	name, usage string
 	value       flag.Value
+	apply       func(c *config.Config)
 }
 
 // parseFlags builds the configuration: defaults, then the environment, then the config
@@ -71,28 +76,59 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 	fs := flag.NewFlagSet("aiproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		host, port, apiKey, baseURL, db, cfgFile, replay string
-		retries                                          int
-		maxBody                                          int64
-		connectT, headerT, idleT                         time.Duration
+		cfgFile, host, port, replay, db                        string
+		oaKey, oaURL, azURL, azKey, anKey, anURL, gmKey, gmURL string
+		awsID, awsSecret, awsToken, awsRegion, brURL, awsProf  string
+		retries                                                int
+		maxBody                                                int64
+		connectT, headerT, idleT                               time.Duration
+		listenErr                                              error
 	)
-	specs := []flagSpec{
-		{"config", "YAML configuration file (see README); flags given here override it", stringVar(&cfgFile)},
-		{"host", "address to listen on (default 127.0.0.1)", stringVar(&host)},
-		{"port", "port to listen on (default 8000)", stringVar(&port)},
-		{"openai-api-key", "OpenAI API key used upstream (env OPENAI_API_KEY); without one the client's own key is forwarded", stringVar(&apiKey)},
-		{"openai-base-url", "OpenAI-compatible upstream API root (env OPENAI_BASE_URL, default " + openai.DefaultBaseURL + ")", stringVar(&baseURL)},
-		{"db", "access log database: a SQLite file path (default aiproxy.db); alias --connection-str", stringVar(&db)},
-		{"connection-str", "same as --db", stringVar(&db)},
-		{"max-retries", "upstream retries on 429, 5xx and connection errors, before any byte reaches the client (default 0)", intVar(&retries)},
-		{"max-body-size", "largest request body accepted, in bytes (default 33554432); larger ones get 413", int64Var(&maxBody)},
-		{"connect-timeout", "timeout to connect to the upstream (default 10s)", durationVar(&connectT)},
-		{"response-header-timeout", "timeout for the upstream's response headers (default 10m)", durationVar(&headerT)},
-		{"stream-idle-timeout", "longest wait for the next part of a response (default 5m)", durationVar(&idleT)},
-		{"replay-header", "request header of the built-in replay filter, \"off\" to disable (default x-aiproxy-replay)", stringVar(&replay)},
+	setHostPort := func(c *config.Config) {
+		h, p, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			listenErr = err
+			return
+		}
+		if host != "" {
+			h = host
+		}
+		if port != "" {
+			p = port
+		}
+		c.Listen = net.JoinHostPort(h, p)
 	}
+	specs := []flagSpec{
+		{"config", "YAML configuration file (see README); flags given here override it", stringVar(&cfgFile), nil},
+		{"host", "address to listen on (default 127.0.0.1)", stringVar(&host), setHostPort},
+		{"port", "port to listen on (default 8000)", stringVar(&port), setHostPort},
+		{"db", "access log database: a SQLite file path (default aiproxy.db); alias --connection-str", stringVar(&db), func(c *config.Config) { c.Database = db }},
+		{"connection-str", "same as --db", stringVar(&db), func(c *config.Config) { c.Database = db }},
+		{"openai-api-key", "OpenAI API key used upstream (env OPENAI_API_KEY); without one the client's own key is forwarded", stringVar(&oaKey), func(c *config.Config) { openaiSection(c).APIKey = oaKey }},
+		{"openai-base-url", "OpenAI-compatible upstream API root (env OPENAI_BASE_URL, default " + openai.DefaultBaseURL + ")", stringVar(&oaURL), func(c *config.Config) { openaiSection(c).BaseURL = oaURL }},
+		{"azure-endpoint", "Azure OpenAI resource endpoint, https://{resource}.openai.azure.com (env AZURE_OPENAI_ENDPOINT); enables Azure", stringVar(&azURL), func(c *config.Config) { azureSection(c).Endpoint = azURL }},
+		{"azure-api-key", "Azure OpenAI key, sent as api-key (env AZURE_OPENAI_API_KEY)", stringVar(&azKey), func(c *config.Config) { azureSection(c).APIKey = azKey }},
+		{"anthropic-api-key", "Anthropic API key used upstream (env ANTHROPIC_API_KEY)", stringVar(&anKey), func(c *config.Config) { anthropicSection(c).APIKey = anKey }},
+		{"anthropic-base-url", "Anthropic upstream (env ANTHROPIC_BASE_URL, default " + anthropic.DefaultBaseURL + ")", stringVar(&anURL), func(c *config.Config) { anthropicSection(c).BaseURL = anURL }},
+		{"aws-access-key-id", "AWS access key id for Bedrock; without one the AWS default credential chain is used", stringVar(&awsID), func(c *config.Config) { bedrockSection(c).AccessKeyID = awsID }},
+		{"aws-secret-access-key", "AWS secret access key for Bedrock", stringVar(&awsSecret), func(c *config.Config) { bedrockSection(c).SecretAccessKey = awsSecret }},
+		{"aws-session-token", "AWS session token for Bedrock", stringVar(&awsToken), func(c *config.Config) { bedrockSection(c).SessionToken = awsToken }},
+		{"aws-region", "AWS region of Bedrock (default from AWS_REGION or the AWS profile)", stringVar(&awsRegion), func(c *config.Config) { bedrockSection(c).Region = awsRegion }},
+		{"aws-profile", "AWS shared-config profile for Bedrock credentials and region (env AWS_PROFILE)", stringVar(&awsProf), func(c *config.Config) { bedrockSection(c).Profile = awsProf }},
+		{"bedrock-endpoint", "Bedrock runtime upstream URL (default https://bedrock-runtime.{region}.amazonaws.com)", stringVar(&brURL), func(c *config.Config) { bedrockSection(c).Endpoint = brURL }},
+		{"gemini-api-key", "Gemini API key used upstream (env GEMINI_API_KEY or GOOGLE_API_KEY)", stringVar(&gmKey), func(c *config.Config) { geminiSection(c).APIKey = gmKey }},
+		{"gemini-base-url", "Gemini upstream (env GEMINI_BASE_URL, default " + gemini.DefaultBaseURL + ")", stringVar(&gmURL), func(c *config.Config) { geminiSection(c).BaseURL = gmURL }},
+		{"max-retries", "upstream retries on 429, 5xx and connection errors, before any byte reaches the client (default 0)", intVar(&retries), func(c *config.Config) { c.MaxRetries = retries }},
+		{"max-body-size", "largest request body accepted, in bytes (default 33554432); larger ones get 413", int64Var(&maxBody), func(c *config.Config) { c.MaxBodySize = maxBody }},
+		{"connect-timeout", "timeout to connect to the upstream (default 10s)", durationVar(&connectT), func(c *config.Config) { c.Timeouts.Connect = config.Duration(connectT) }},
+		{"response-header-timeout", "timeout for the upstream's response headers (default 10m)", durationVar(&headerT), func(c *config.Config) { c.Timeouts.ResponseHeader = config.Duration(headerT) }},
+		{"stream-idle-timeout", "longest wait for the next part of a response (default 5m)", durationVar(&idleT), func(c *config.Config) { c.Timeouts.StreamIdle = config.Duration(idleT) }},
+		{"replay-header", "request header of the built-in replay filter, \"off\" to disable (default x-aiproxy-replay)", stringVar(&replay), func(c *config.Config) { c.ReplayHeader = replay }},
+	}
+	byName := map[string]flagSpec{}
 	for _, s := range specs {
 		fs.Var(s.value, s.name, s.usage)
+		byName[s.name] = s
 		if alias := strings.ReplaceAll(s.name, "-", "_"); alias != s.name {
 			fs.Var(s.value, alias, "")
 		}
@@ -111,61 +147,57 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 	}
 
 	cfg := config.Default()
-	if v := os.Getenv("OPENAI_API_KEY"); v != "" {
-		openaiSection(cfg).APIKey = v
-	}
-	if v := os.Getenv("OPENAI_BASE_URL"); v != "" {
-		openaiSection(cfg).BaseURL = v
-	}
+	applyEnv(cfg)
 	if cfgFile != "" {
 		if err := config.Load(cfgFile, cfg); err != nil {
 			return nil, err
 		}
 	}
-	var listenErr error
 	fs.Visit(func(f *flag.Flag) {
-		switch strings.ReplaceAll(f.Name, "_", "-") {
-		case "host", "port":
-			h, p, err := net.SplitHostPort(cfg.Listen)
-			if err != nil {
-				listenErr = err
-				return
-			}
-			if host != "" {
-				h = host
-			}
-			if port != "" {
-				p = port
-			}
-			cfg.Listen = net.JoinHostPort(h, p)
-		case "openai-api-key":
-			openaiSection(cfg).APIKey = apiKey
-		case "openai-base-url":
-			openaiSection(cfg).BaseURL = baseURL
-		case "db", "connection-str":
-			cfg.Database = db
-		case "max-retries":
-			cfg.MaxRetries = retries
-		case "max-body-size":
-			cfg.MaxBodySize = maxBody
-		case "connect-timeout":
-			cfg.Timeouts.Connect = config.Duration(connectT)
-		case "response-header-timeout":
-			cfg.Timeouts.ResponseHeader = config.Duration(headerT)
-		case "stream-idle-timeout":
-			cfg.Timeouts.StreamIdle = config.Duration(idleT)
-		case "replay-header":
-			cfg.ReplayHeader = replay
+		if s := byName[strings.ReplaceAll(f.Name, "_", "-")]; s.apply != nil {
+			s.apply(cfg)
 		}
 	})
 	if listenErr != nil {
 		return nil, listenErr
 	}
-	if cfg.Providers.OpenAI == nil {
-		// OpenAI is served even without a key: clients then bring their own.
-		cfg.Providers.OpenAI = &config.OpenAI{}
-	}
 	return cfg, cfg.Validate()
+}
+
+// applyEnv takes the providers' usual environment variables.
+func applyEnv(c *config.Config) {
+	env := func(names ...string) string {
+		for _, n := range names {
+			if v := os.Getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	if v := env("OPENAI_API_KEY"); v != "" {
+		openaiSection(c).APIKey = v
+	}
+	if v := env("OPENAI_BASE_URL"); v != "" {
+		openaiSection(c).BaseURL = v
+	}
+	if v := env("AZURE_OPENAI_ENDPOINT"); v != "" {
+		azureSection(c).Endpoint = v
+	}
+	if v := env("AZURE_OPENAI_API_KEY"); v != "" && c.Providers.Azure != nil {
+		c.Providers.Azure.APIKey = v
+	}
+	if v := env("ANTHROPIC_API_KEY"); v != "" {
+		anthropicSection(c).APIKey = v
+	}
+	if v := env("ANTHROPIC_BASE_URL"); v != "" {
+		anthropicSection(c).BaseURL = v
+	}
+	if v := env("GEMINI_API_KEY", "GOOGLE_API_KEY"); v != "" {
+		geminiSection(c).APIKey = v
+	}
+	if v := env("GEMINI_BASE_URL"); v != "" {
+		geminiSection(c).BaseURL = v
+	}
 }
 
 func openaiSection(c *config.Config) *config.OpenAI {
@@ -173,6 +205,89 @@ func openaiSection(c *config.Config) *config.OpenAI {
 		c.Providers.OpenAI = &config.OpenAI{}
 	}
 	return c.Providers.OpenAI
+}
+
+func azureSection(c *config.Config) *config.Azure {
+	if c.Providers.Azure == nil {
+		c.Providers.Azure = &config.Azure{}
+	}
+	return c.Providers.Azure
+}
+
+func anthropicSection(c *config.Config) *config.Anthropic {
+	if c.Providers.Anthropic == nil {
+		c.Providers.Anthropic = &config.Anthropic{}
+	}
+	return c.Providers.Anthropic
+}
+
+func bedrockSection(c *config.Config) *config.Bedrock {
+	if c.Providers.Bedrock == nil {
+		c.Providers.Bedrock = &config.Bedrock{}
+	}
+	return c.Providers.Bedrock
+}
+
+func geminiSection(c *config.Config) *config.Gemini {
+	if c.Providers.Gemini == nil {
+		c.Providers.Gemini = &config.Gemini{}
+	}
+	return c.Providers.Gemini
+}
+
+// buildProviders creates the providers in routing order: those with narrow routes first,
+// OpenAI (which also serves the root) last. It returns the keys to scrub from the log too.
+func buildProviders(c *config.Config) ([]provider.Provider, []string, error) {
+	var ps []provider.Provider
+	var secrets []string
+	pv := c.Providers
+	if a := pv.Azure; a != nil {
+		deps := map[string]openai.AzureDeployment{}
+		for name, d := range a.Deployments {
+			deps[name] = openai.AzureDeployment{Endpoint: d.Endpoint, APIKey: d.APIKey}
+			secrets = append(secrets, d.APIKey)
+		}
+		ps = append(ps, openai.NewAzure(openai.AzureOptions{Endpoint: a.Endpoint, APIKey: a.APIKey, Deployments: deps}))
+		secrets = append(secrets, a.APIKey)
+	}
+	an := pv.Anthropic
+	if an == nil {
+		an = &config.Anthropic{}
+	}
+	ps = append(ps, anthropic.New(anthropic.Options{APIKey: an.APIKey, BaseURL: an.BaseURL, Version: an.Version}))
+	secrets = append(secrets, an.APIKey)
+	// Bedrock needs a region to sign for: it is served when configured, or when the
+	// environment names a region as the AWS SDKs read it.
+	br := pv.Bedrock
+	if br == nil && (os.Getenv("AWS_REGION") != "" || os.Getenv("AWS_DEFAULT_REGION") != "") {
+		br = &config.Bedrock{}
+	}
+	if br != nil {
+		bp, err := bedrock.New(bedrock.Options{Region: br.Region, Endpoint: br.Endpoint, Profile: br.Profile,
+			AccessKeyID: br.AccessKeyID, SecretAccessKey: br.SecretAccessKey, SessionToken: br.SessionToken})
+		if err != nil {
+			return nil, nil, fmt.Errorf("bedrock: %w", err)
+		}
+		ps = append(ps, bp)
+		secrets = append(secrets, br.SecretAccessKey, br.SessionToken)
+	}
+	gm := pv.Gemini
+	if gm == nil {
+		gm = &config.Gemini{}
+	}
+	ps = append(ps, gemini.New(gemini.Options{APIKey: gm.APIKey, BaseURL: gm.BaseURL}))
+	secrets = append(secrets, gm.APIKey)
+	for _, u := range pv.Compatible {
+		ps = append(ps, openai.New(openai.Options{Name: u.Name, BaseURL: u.BaseURL, APIKey: u.APIKey}))
+		secrets = append(secrets, u.APIKey)
+	}
+	oa := pv.OpenAI
+	if oa == nil {
+		oa = &config.OpenAI{}
+	}
+	ps = append(ps, openai.New(openai.Options{APIKey: oa.APIKey, BaseURL: oa.BaseURL}))
+	secrets = append(secrets, oa.APIKey)
+	return ps, secrets, nil
 }
 
 // serve runs the proxy until ctx ends, then shuts down gracefully: in-flight requests
@@ -186,11 +301,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	}
 	defer store.Close()
 
-	var providers []provider.Provider
-	var secrets []string
-	if o := cfg.Providers.OpenAI; o != nil {
-		providers = append(providers, openai.New(openai.Options{APIKey: o.APIKey, BaseURL: o.BaseURL}))
-		secrets = append(secrets, o.APIKey)
+	providers, secrets, err := buildProviders(cfg)
+	if err != nil {
+		return err
 	}
 	p, err := aiproxy.New(aiproxy.Options{
 		Providers:             providers,

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/aiproxy-go/aiproxy/provider"
 )
@@ -245,10 +248,7 @@ func textOf(raw json.RawMessage, sep string) string {
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
-		}
+		s, _ := stringValue(string(raw))
 		return s
 	case '[':
 		var items []json.RawMessage
@@ -269,6 +269,45 @@ func textOf(raw json.RawMessage, sep string) string {
 		return b.String()
 	}
 	return ""
+}
+
+// stringValue decodes a JSON string, quotes included, as encoding/json does; ok is false when
+// raw is not one. Most strings hold no escapes and are valid UTF-8: they are their own value,
+// and need no decoder.
+func stringValue(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	if in := raw[1 : len(raw)-1]; plainString(in) {
+		return in, true
+	}
+	return decodeString(raw)
+}
+
+// decodeString is stringValue's way for escapes and for invalid UTF-8, which encoding/json
+// replaces with U+FFFD. (Apart, so that stringValue's result does not escape.)
+func decodeString(raw string) (string, bool) {
+	var s string
+	if json.Unmarshal([]byte(raw), &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// plainString reports whether s is valid UTF-8 without quotes, backslashes or control
+// characters: the inside of a JSON string that decodes to itself.
+func plainString(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' || c == '"' || c < ' ' {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	return ascii || utf8.ValidString(s)
 }
 
 func partText(raw json.RawMessage) string {
@@ -449,7 +488,7 @@ func summarizeResponse(endpoint string, body []byte, stream bool) provider.Summa
 		if kind == responsesAPI {
 			return summarizeResponsesStream(body)
 		}
-		return summarizeCompletionStream(body)
+		return summarizeCompletionStream(body, true)
 	}
 	if kind == responsesAPI {
 		return summarizeResponsesObject(body)
@@ -524,12 +563,21 @@ type completionStream struct {
 	calls    []*toolCallBuilder // in order of first appearance
 	fn       *toolCallBuilder   // legacy function_call
 	hasModel bool
+
+	// The text addFast read of the current chunk, added once the whole chunk is read.
+	fastContent, fastRefusal []byte
 }
 
-func summarizeCompletionStream(body []byte) provider.Summary {
+// summarizeCompletionStream rebuilds the summary of a chat or completions stream. Each chunk
+// is read by addFast when it can, else decoded whole; fast is false only in the tests that
+// compare the two ways.
+func summarizeCompletionStream(body []byte, fast bool) provider.Summary {
 	var st completionStream
 	eachSSEEvent(body, func(_ string, data []byte) {
 		if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
+			return
+		}
+		if fast && st.addFast(data) {
 			return
 		}
 		var c completionJSON
@@ -622,6 +670,213 @@ func (st *completionStream) toolDelta(d toolCallJSON) {
 	}
 	b.args.WriteString(argumentsOf(d.Function.Arguments))
 	b.args.WriteString(d.Custom.Input)
+}
+
+// maxFastChunk is the largest chunk addFast reads. Larger ones are rare and go to
+// encoding/json, which also rejects JSON nested deeper than 10000 levels; a chunk of this size
+// cannot be.
+const maxFastChunk = 16 << 10
+
+// The JSON names of the fields of completionJSON, choiceJSON and chatMessageJSON, in the
+// order addFast numbers them. encoding/json matches them case-insensitively.
+var (
+	chunkFields  = []string{"model", "choices", "usage", "error"}
+	choiceFields = []string{"index", "message", "delta", "text"}
+	deltaFields  = []string{"role", "content", "refusal", "tool_calls", "function_call"}
+)
+
+// addFast adds a chunk of the shapes nearly every stream is made of: text deltas, the role,
+// the finish reason, the usage, an error. It reads the few values the summary needs where
+// they lie instead of decoding the chunk into completionJSON, and reports whether it did.
+//
+// It gives up, having changed nothing, on whatever it does not read exactly as
+// encoding/json would: tool and function call deltas, content parts, values of an
+// unexpected type, keys that are escaped, repeated or differ from a field's name in case
+// only, invalid or very large chunks. add then reads the chunk as before.
+func (st *completionStream) addFast(data []byte) bool {
+	if len(data) > maxFastChunk || !gjson.ValidBytes(data) {
+		return false
+	}
+	c := gjson.ParseBytes(data)
+	if !c.IsObject() {
+		return false
+	}
+	var (
+		model, errMsg string
+		usage         *usageJSON
+		choices       gjson.Result
+	)
+	ok := eachField(c, chunkFields, func(field int, v gjson.Result) bool {
+		var ok bool
+		switch field {
+		case 0: // model
+			model, ok = optString(v)
+		case 1: // choices
+			choices, ok = v, v.IsArray() || v.Type == gjson.Null
+		case 2: // usage
+			switch {
+			case v.IsObject():
+				usage = new(usageJSON)
+				ok = decodeLenient([]byte(v.Raw), usage)
+			case v.Type == gjson.Null:
+				ok = true
+			}
+		case 3: // error
+			if v.Type != gjson.Null {
+				errMsg = errorMessage(json.RawMessage(v.Raw))
+			}
+			ok = true
+		}
+		return ok
+	})
+	if !ok {
+		return false
+	}
+	st.fastContent, st.fastRefusal = st.fastContent[:0], st.fastRefusal[:0]
+	if choices.IsArray() {
+		choices.ForEach(func(_, ch gjson.Result) bool {
+			ok = st.fastChoice(ch)
+			return ok
+		})
+		if !ok {
+			return false
+		}
+	}
+
+	if !st.hasModel && model != "" {
+		st.s.Model, st.hasModel = strings.Clone(model), true
+	}
+	if usage != nil {
+		st.s.Usage = usage.usage()
+	}
+	if errMsg != "" {
+		st.s.Error = errMsg
+	}
+	st.content.Write(st.fastContent)
+	st.refusal.Write(st.fastRefusal)
+	return true
+}
+
+// fastChoice reads a choice of a chunk for addFast into fastContent and fastRefusal.
+func (st *completionStream) fastChoice(ch gjson.Result) bool {
+	if !ch.IsObject() {
+		return false
+	}
+	var (
+		index       int64
+		text        string
+		delta       gjson.Result
+		content, r  string
+		ok, isDelta bool
+	)
+	ok = eachField(ch, choiceFields, func(field int, v gjson.Result) bool {
+		switch field {
+		case 0: // index
+			if v.Type == gjson.Null {
+				return true
+			}
+			var err error
+			index, err = strconv.ParseInt(v.Raw, 10, 64)
+			return v.Type == gjson.Number && err == nil
+		case 2: // delta
+			delta, isDelta = v, v.IsObject()
+			return isDelta || v.Type == gjson.Null
+		case 3: // text
+			var ok bool
+			text, ok = optString(v)
+			return ok
+		}
+		return true // message, which a chunk does not use
+	})
+	if !ok || index != 0 {
+		return ok
+	}
+	if isDelta {
+		ok = eachField(delta, deltaFields, func(field int, v gjson.Result) bool {
+			var ok bool
+			switch field {
+			case 0: // role
+				ok = true
+			case 1: // content
+				content, ok = optString(v)
+			case 2: // refusal
+				r, ok = optString(v)
+			case 3: // tool_calls: some servers send an empty list with every delta
+				ok = v.Type == gjson.Null || v.IsArray() && strings.TrimSpace(v.Raw[1:len(v.Raw)-1]) == ""
+			case 4: // function_call
+				ok = v.Type == gjson.Null
+			}
+			return ok
+		})
+		if !ok {
+			return false
+		}
+	}
+	st.fastContent = append(st.fastContent, content...)
+	st.fastContent = append(st.fastContent, text...)
+	st.fastRefusal = append(st.fastRefusal, r...)
+	return true
+}
+
+// optString returns the value of a JSON string or null as encoding/json decodes it into a
+// string field; ok is false for any other value.
+func optString(v gjson.Result) (s string, ok bool) {
+	switch v.Type {
+	case gjson.Null:
+		return "", true
+	case gjson.String:
+		return stringValue(v.Raw)
+	}
+	return "", false
+}
+
+// eachField calls fn with each key of obj that names one of fields, as its index there, and
+// the value, in order. It returns false when fn does, and at a key that encoding/json might
+// match otherwise than a plain comparison: one that is escaped or not ASCII, that names a
+// field twice, or that differs from a field's name in case only.
+func eachField(obj gjson.Result, fields []string, fn func(field int, v gjson.Result) bool) bool {
+	ok := true
+	var seen uint32
+	obj.ForEach(func(k, v gjson.Result) bool {
+		name := k.Raw[1 : len(k.Raw)-1]
+		field := -1
+		for i, f := range fields {
+			if name == f {
+				field = i
+				break
+			}
+		}
+		switch {
+		case field >= 0:
+			if seen&(1<<field) != 0 {
+				ok = false
+				break
+			}
+			seen |= 1 << field
+			ok = fn(field, v)
+		case !plainKey(name):
+			ok = false
+		default:
+			for _, f := range fields {
+				if len(name) == len(f) && strings.EqualFold(name, f) {
+					ok = false
+				}
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+// plainKey reports whether an object key, as written, is ASCII without escapes: what
+// encoding/json compares byte for byte, ignoring case.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if k[i] == '\\' || k[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func (st *completionStream) newCall(index int) *toolCallBuilder {

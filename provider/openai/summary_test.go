@@ -568,38 +568,163 @@ func FuzzSummarizeRequest(f *testing.F) {
 	})
 }
 
-// benchStream is a chat completion stream of 20 chunks, the length of a short answer: the
-// role, 17 content deltas, the finish reason and usage, then [DONE].
-func benchStream() []byte {
-	var b bytes.Buffer
-	head := `data: {"id":"chatcmpl-AZ8sX0rGfQ5vU2yEuS8b1WwkGcxI4","object":"chat.completion.chunk","created":1733011232,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0705bf87c0","choices":`
-	b.WriteString(head + `[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
-	for i := range 17 {
-		b.WriteString(head + `[{"index":0,"delta":{"content":" word` + string(rune('a'+i)) + `"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
-	}
-	b.WriteString(head + `[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}` + "\n\n")
-	b.WriteString(head + `[],"usage":{"prompt_tokens":19,"completion_tokens":17,"total_tokens":36,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}` + "\n\n")
-	b.WriteString("data: [DONE]\n\n")
-	return b.Bytes()
+// fastChunkCases are stream chunks for comparing addFast with the full decode: the shapes it
+// reads (fast), and the ones it leaves to encoding/json.
+var fastChunkCases = []struct {
+	name  string
+	chunk string
+	fast  bool
+}{
+	{"role", `{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1733011232,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}`, true},
+	{"content", `{"id":"chatcmpl-1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"aB3x"}`, true},
+	{"finish", `{"id":"chatcmpl-1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}`, true},
+	{"usage", `{"id":"chatcmpl-1","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":3},"completion_tokens_details":{"reasoning_tokens":2}}}`, true},
+	{"usage odd counts", `{"choices":[],"usage":{"prompt_tokens":12.0,"completion_tokens":"3","input_tokens":-1,"output_tokens":1e300,"prompt_tokens_details":null,"completion_tokens_details":[1]}}`, true},
+	{"azure prompt filter", `{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}`, true},
+	{"azure content filter", `{"choices":[{"content_filter_results":{"hate":{"filtered":false}},"delta":{"content":"Azure"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"x","model":"gpt-4o","object":"chat.completion.chunk"}`, true},
+	{"completions text", `{"id":"cmpl-1","object":"text_completion","choices":[{"text":"\n\nThis","index":0,"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct","usage":null}`, true},
+	{"escapes", `{"model":"m","choices":[{"index":0,"delta":{"content":"a\n\"b\"\t\/\\ \u00e9 \ud83d\ude00 \u0000"}}]}`, true},
+	{"lone surrogates", `{"model":"m","choices":[{"index":0,"delta":{"content":"\ud800x\udc00\ud800\u0041"}}]}`, true},
+	{"invalid utf-8", "{\"model\":\"m\xff\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\xc3(b\xed\xa0\x80\"}}]}", true},
+	{"raw utf-8", `{"model":"m","choices":[{"index":0,"delta":{"content":"déjà vu 🙂 日本"}}]}`, true},
+	{"two choices", `{"model":"m","choices":[{"index":1,"delta":{"content":"B","tool_calls":[{"index":0}]}},{"index":0,"delta":{"content":"A"}},{"index":0,"text":"t"}]}`, true},
+	{"index null, -0, absent", `{"choices":[{"index":null,"delta":{"content":"a"}},{"index":-0,"delta":{"content":"b"}},{"delta":{"content":"c"}}]}`, true},
+	{"nulls", `{"model":null,"choices":[{"index":0,"delta":null,"text":null,"message":null}],"usage":null,"error":null}`, true},
+	{"choices null", `{"model":"m","choices":null}`, true},
+	{"empty object", `{}`, true},
+	{"refusal", `{"model":"m","choices":[{"index":0,"delta":{"refusal":"I can't."}}]}`, true},
+	{"empty tool calls", `{"choices":[{"index":0,"delta":{"content":"x","tool_calls":[ ],"function_call":null}}]}`, true},
+	{"null tool calls", `{"choices":[{"index":0,"delta":{"content":"x","tool_calls":null}}]}`, true},
+	{"message ignored", `{"choices":[{"index":0,"message":{"content":[1],"tool_calls":"x"},"delta":{"content":"d"}}]}`, true},
+	{"unknown fields of any type", `{"x_groq":{"id":"r","usage":{"prompt_tokens":5}},"Models":1,"choice":[1],"usages":{},"choices":[{"index":0,"Deltas":3,"delta":{"roles":[],"content":"x"}}]}`, true},
+	{"role of another type", `{"choices":[{"index":0,"delta":{"role":7,"content":"x"}}]}`, true},
+	{"pretty", "{\n  \"model\" : \"m\" ,\n  \"choices\" : [ { \"index\" : 0 , \"delta\" : { \"content\" : \"x\" } } ] ,\n  \"usage\" : { \"prompt_tokens\" : 1 }\n}", true},
+	{"error object", `{"error":{"message":"The server had an error.","type":"server_error","param":null,"code":null}}`, true},
+	{"error string", `{"error":"model \"x\" not found"}`, true},
+	{"error code", `{"error":{"message":"","code":429}}`, true},
+	{"error of another type", `{"error":[1],"model":"m"}`, true},
+
+	{"tool call delta", `{"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}`, false},
+	{"function call delta", `{"model":"m","choices":[{"index":0,"delta":{"function_call":{"name":"f","arguments":"{}"}}}]}`, false},
+	{"content parts", `{"model":"m","choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"}]}}]}`, false},
+	{"content number", `{"choices":[{"index":0,"delta":{"content":5}}]}`, false},
+	{"refusal number", `{"choices":[{"index":0,"delta":{"content":"a","refusal":5}}]}`, false},
+	{"model number", `{"model":5,"choices":[{"index":0,"delta":{"content":"a"}}]}`, false},
+	{"text number", `{"choices":[{"index":0,"text":5}]}`, false},
+	{"delta string", `{"choices":[{"index":0,"delta":"x","text":"t"}]}`, false},
+	{"index float", `{"choices":[{"index":0.0,"delta":{"content":"a"}}]}`, false},
+	{"index exponent", `{"choices":[{"index":1e0,"delta":{"content":"a"}}]}`, false},
+	{"index string", `{"choices":[{"index":"1","delta":{"content":"a"}}]}`, false},
+	{"index overflow", `{"choices":[{"index":99999999999999999999,"delta":{"content":"a"}}]}`, false},
+	{"usage string", `{"choices":[],"usage":"none"}`, false},
+	{"usage array", `{"choices":[],"usage":[]}`, false},
+	{"choices object", `{"model":"m","choices":{"index":0}}`, false},
+	{"choice null", `{"model":"m","choices":[null,{"index":0,"delta":{"content":"a"}}]}`, false},
+	{"choice number", `{"model":"m","choices":[1]}`, false},
+	{"key case", `{"Model":"m","choices":[]}`, false},
+	{"key case after", `{"model":"a","MODEL":"b"}`, false},
+	{"key case in choice", `{"choices":[{"index":0,"Delta":{"content":"a"}}]}`, false},
+	{"key case in delta", `{"choices":[{"index":0,"delta":{"CONTENT":"a"}}]}`, false},
+	{"key repeated", `{"model":"a","model":"b"}`, false},
+	{"delta repeated", `{"choices":[{"index":0,"delta":{"content":"a"},"delta":{"refusal":"r"}}]}`, false},
+	{"content repeated", `{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}`, false},
+	{"key escaped", `{"mod\u0065l":"m","choices":[]}`, false},
+	{"key folding to ASCII", "{\"choice\u017f\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}],\"\u212aey\":1}", false},
+	{"array", `[{"model":"m"}]`, false},
+	{"string", `"x"`, false},
+	{"null", `null`, false},
+	{"truncated", `{"model":"m","choices":[{"index":0,"delta":{"content":"Hel`, false},
+	{"trailing comma", `{"model":"m",}`, false},
+	{"trailing data", `{"model":"m"} {"model":"n"}`, false},
+	{"large", `{"model":"m","choices":[{"index":0,"delta":{"content":"` + strings.Repeat("x", maxFastChunk) + `"}}]}`, false},
 }
 
-func BenchmarkSummarizeChatStream20(b *testing.B) {
-	body := benchStream()
-	if s := summarizeResponse("/chat/completions", body, true); s.Usage == nil || s.Usage.OutputTokens != 17 {
-		b.Fatalf("bad summary %s", showSummary(s))
+// TestCompletionStreamFast checks that reading chunks with addFast gives the summary that
+// decoding them does, and that addFast reads the common shapes itself.
+func TestCompletionStreamFast(t *testing.T) {
+	compare := func(t *testing.T, body []byte) {
+		t.Helper()
+		got, want := summarizeCompletionStream(body, true), summarizeCompletionStream(body, false)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("fast %s\ndecoded %s", showSummary(got), showSummary(want))
+		}
 	}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		summarizeResponse("/chat/completions", body, true)
+	var all bytes.Buffer
+	for _, tt := range fastChunkCases {
+		t.Run(tt.name, func(t *testing.T) {
+			var st completionStream
+			if fast := st.addFast([]byte(tt.chunk)); fast != tt.fast {
+				t.Errorf("addFast = %v, want %v", fast, tt.fast)
+			}
+			// Twice, for the first model and the accumulated text.
+			compare(t, []byte("data: "+tt.chunk+"\n\ndata: "+tt.chunk+"\n\n"))
+		})
+		all.WriteString("data: " + tt.chunk + "\n\n")
+	}
+	t.Run("all cases", func(t *testing.T) { compare(t, all.Bytes()) })
+
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "chat_stream") || strings.HasPrefix(e.Name(), "completions_stream") {
+			t.Run(e.Name(), func(t *testing.T) {
+				body := readTestdata(t, e.Name())
+				compare(t, body)
+				for n := range len(body) {
+					compare(t, body[:n]) // cut anywhere
+				}
+			})
+		}
+	}
+	for name, body := range map[string][]byte{"bench": benchStream(), "obfuscated": benchObfuscatedStream()} {
+		t.Run(name, func(t *testing.T) {
+			compare(t, body)
+			eachSSEEvent(body, func(_ string, data []byte) {
+				var st completionStream
+				if string(data) != "[DONE]" && !st.addFast(data) {
+					t.Errorf("addFast gave up on %s", data)
+				}
+			})
+		})
 	}
 }
 
-func BenchmarkSummarizeResponsesStream(b *testing.B) {
-	body := readTestdata(b, "responses_stream.sse")
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		summarizeResponse("/responses", body, true)
+func FuzzCompletionStreamFast(f *testing.F) {
+	for _, tt := range fastChunkCases {
+		f.Add([]byte(tt.chunk))
 	}
+	f.Add(benchObfuscatedStream())
+	for _, name := range []string{"chat_stream.sse", "chat_stream_tools.sse", "chat_stream_azure.sse", "completions_stream.sse"} {
+		f.Add(readTestdata(f, name))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// A body that is not SSE is read as the data of one event.
+		body := data
+		if !looksLikeSSE(data) {
+			body = append([]byte("data: "), data...)
+		}
+		got, want := summarizeCompletionStream(body, true), summarizeCompletionStream(body, false)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("fast %s\ndecoded %s", showSummary(got), showSummary(want))
+		}
+	})
+}
+
+func FuzzStringValue(f *testing.F) {
+	for _, s := range []string{`""`, `"abc"`, `"a\nb"`, `"\ud83d\ude00"`, `"\ud800"`, "\"\xff\"", `"a"b"`, `"\u12"`, `"`, `x`, "\"\x01\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := stringValue(raw)
+		var want string
+		err := json.Unmarshal([]byte(raw), &want)
+		if raw == "" || raw[0] != '"' || strings.TrimSpace(raw) != raw {
+			return // stringValue is only given a string's exact bytes
+		}
+		if ok != (err == nil) || got != want {
+			t.Errorf("stringValue(%q) = %q, %v; encoding/json: %q, %v", raw, got, ok, want, err)
+		}
+	})
 }

@@ -1,0 +1,154 @@
+package fakebedrock
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+)
+
+// ContentTypeEventStream is the content type of Bedrock's streamed responses.
+const ContentTypeEventStream = "application/vnd.amazon.eventstream"
+
+// errStop ends a stream early: the client went away, or the stream ended with an exception.
+var errStop = errors.New("stream stopped")
+
+// frameWriter sends the frames of an event stream one at a time, each flushed once written,
+// with the delays, cut and exception that the request asks for.
+type frameWriter struct {
+	x    *exchange
+	enc  *eventstream.Encoder
+	fl   http.Flusher
+	sent int
+	buf  bytes.Buffer
+	done bool // an exception ended the stream
+}
+
+// startStream sends the headers of an event stream.
+func (x *exchange) startStream(extra map[string]string) *frameWriter {
+	h := x.w.Header()
+	h.Set("Content-Type", ContentTypeEventStream)
+	h.Set("X-Amzn-Requestid", newRequestID())
+	for k, v := range extra {
+		h.Set(k, v)
+	}
+	x.w.WriteHeader(http.StatusOK)
+	fl, _ := x.w.(http.Flusher)
+	s := &frameWriter{x: x, enc: eventstream.NewEncoder(), fl: fl}
+	if fl != nil {
+		fl.Flush()
+	}
+	return s
+}
+
+// event sends one event frame whose payload is v marshalled to JSON. When the request asked
+// for an exception at this point it sends the exception instead and returns errStop.
+func (s *frameWriter) event(eventType string, v any) error {
+	if s.done {
+		return errStop
+	}
+	if s.x.f.exception != "" && s.sent == s.x.f.exceptionAfter {
+		return s.exception()
+	}
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var msg eventstream.Message
+	msg.Headers.Set(":event-type", eventstream.StringValue(eventType))
+	msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+	msg.Payload = payload
+	return s.send(msg)
+}
+
+// finish ends the stream; an exception asked for after more frames than the stream has is
+// sent last.
+func (s *frameWriter) finish() {
+	if s.x.f.exception != "" && !s.done {
+		_ = s.exception()
+	}
+}
+
+// exception sends the exception frame that x-fake-stream-exception names.
+func (s *frameWriter) exception() error {
+	typ := s.x.f.exception
+	body := map[string]any{"message": exceptionMessage(typ)}
+	if typ == "modelStreamErrorException" {
+		body["originalStatusCode"] = 400
+		body["originalMessage"] = "The model stream was interrupted."
+	}
+	payload, _ := json.Marshal(body)
+	var msg eventstream.Message
+	msg.Headers.Set(":exception-type", eventstream.StringValue(typ))
+	msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	msg.Headers.Set(":message-type", eventstream.StringValue("exception"))
+	msg.Payload = payload
+	err := s.send(msg)
+	s.done = true
+	if err != nil {
+		return err
+	}
+	return errStop
+}
+
+func exceptionMessage(typ string) string {
+	switch typ {
+	case "throttlingException":
+		return "Too many tokens, please wait before trying again."
+	case "modelStreamErrorException":
+		return "The model stream was interrupted."
+	case "serviceUnavailableException":
+		return "Bedrock is unable to process your request."
+	case "validationException":
+		return "Input is too long for requested model."
+	case "modelTimeoutException":
+		return "Model has timed out in processing the request. Try your request again."
+	}
+	return "The system encountered an unexpected error during processing. Try your request again."
+}
+
+// send encodes and writes one frame, aborting the connection instead when x-fake-cut-after
+// frames were sent.
+func (s *frameWriter) send(msg eventstream.Message) error {
+	x := s.x
+	if s.sent > 0 && x.f.chunkDelay > 0 && !sleep(x.r.Context(), x.f.chunkDelay) {
+		return errStop
+	}
+	if s.sent == x.f.cutAfter {
+		abort(x.w)
+	}
+	s.buf.Reset()
+	if err := s.enc.Encode(&s.buf, msg); err != nil {
+		return err
+	}
+	if _, err := x.w.Write(s.buf.Bytes()); err != nil {
+		return errStop
+	}
+	if s.fl != nil {
+		s.fl.Flush()
+	}
+	s.sent++
+	return nil
+}
+
+// writeJSON answers a complete JSON body, cut after x-fake-cut-after bytes when asked.
+func (x *exchange) writeJSON(body []byte, extra map[string]string) {
+	h := x.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-Requestid", newRequestID())
+	for k, v := range extra {
+		h.Set(k, v)
+	}
+	if x.f.cutAfter >= 0 && x.f.cutAfter < len(body) {
+		x.w.WriteHeader(http.StatusOK)
+		_, _ = x.w.Write(body[:x.f.cutAfter])
+		abort(x.w)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	x.w.WriteHeader(http.StatusOK)
+	_, _ = x.w.Write(body)
+}

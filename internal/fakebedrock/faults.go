@@ -1,0 +1,205 @@
+package fakebedrock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The request headers that shape the fake's reply. A proxy forwards headers it does not
+// know, so a test sets them on the SDK's request.
+const (
+	// HeaderStatus makes the fake answer this status (400 to 599) with the AWS error of
+	// that status (429 ThrottlingException, 503 ServiceUnavailableException, ...).
+	HeaderStatus = "X-Fake-Status"
+	// HeaderDelay is a wait before the reply, as a Go duration or milliseconds.
+	HeaderDelay = "X-Fake-Delay"
+	// HeaderChunkDelay is a wait between two frames of a stream.
+	HeaderChunkDelay = "X-Fake-Chunk-Delay"
+	// HeaderCutAfter makes the fake send N frames of a stream (N bytes of a body) and then
+	// abort the connection.
+	HeaderCutAfter = "X-Fake-Cut-After"
+	// HeaderChunks is the number of text deltas of a stream (5 when absent); tool inputs
+	// are cut into as many fragments.
+	HeaderChunks = "X-Fake-Chunks"
+	// HeaderToolCalls makes the assistant call this many tools, the request's tools in
+	// turn. Without it, a request with tools whose last user text contains "use tools"
+	// gets one call per tool.
+	HeaderToolCalls = "X-Fake-Tool-Calls"
+	// HeaderStreamException makes a stream end, after HeaderExceptionAfter frames, with an
+	// exception frame of this type: throttlingException, modelStreamErrorException,
+	// internalServerException, serviceUnavailableException, validationException or
+	// modelTimeoutException.
+	HeaderStreamException = "X-Fake-Stream-Exception"
+	// HeaderExceptionAfter is how many frames come before the exception frame (2 when
+	// absent: the message start and the first delta).
+	HeaderExceptionAfter = "X-Fake-Exception-After"
+	// HeaderCachedTokens sets the tokens read from the prompt cache.
+	HeaderCachedTokens = "X-Fake-Cached-Tokens"
+	// HeaderReply replaces the text of the reply.
+	HeaderReply = "X-Fake-Reply"
+)
+
+// faults is what the x-fake-* headers of one request ask for.
+type faults struct {
+	status         int
+	delay          time.Duration
+	chunkDelay     time.Duration
+	cutAfter       int // -1 when absent
+	chunks         int
+	toolCalls      int // -1 when absent
+	exception      string
+	exceptionAfter int
+	cachedTokens   int
+	reply          string
+	hasReply       bool
+}
+
+// streamExceptions are the exception frames of the two stream operations, with the HTTP
+// status that the same error has outside a stream.
+var streamExceptions = map[string]int{
+	"throttlingException":         http.StatusTooManyRequests,
+	"modelStreamErrorException":   http.StatusFailedDependency,
+	"internalServerException":     http.StatusInternalServerError,
+	"serviceUnavailableException": http.StatusServiceUnavailable,
+	"validationException":         http.StatusBadRequest,
+	"modelTimeoutException":       http.StatusRequestTimeout,
+}
+
+// parse reads the x-fake-* headers; a value that cannot be read is an error.
+func (f *faults) parse(h http.Header) error {
+	*f = faults{cutAfter: -1, chunks: 5, toolCalls: -1, exceptionAfter: 2}
+	var err error
+	intHeader := func(name string, dst *int, lo int) {
+		v, ok := h[name]
+		if !ok || err != nil {
+			return
+		}
+		n, e := strconv.Atoi(strings.TrimSpace(v[0]))
+		if e != nil || n < lo {
+			err = fmt.Errorf("bad %s header %q: want an integer of at least %d", strings.ToLower(name), v[0], lo)
+			return
+		}
+		*dst = n
+	}
+	durHeader := func(name string, dst *time.Duration) {
+		v, ok := h[name]
+		if !ok || err != nil {
+			return
+		}
+		d, e := parseDelay(v[0])
+		if e != nil {
+			err = fmt.Errorf("bad %s header %q: want a duration such as 200ms", strings.ToLower(name), v[0])
+			return
+		}
+		*dst = d
+	}
+	intHeader(HeaderStatus, &f.status, 0)
+	intHeader(HeaderCutAfter, &f.cutAfter, 0)
+	intHeader(HeaderChunks, &f.chunks, 1)
+	intHeader(HeaderToolCalls, &f.toolCalls, 0)
+	intHeader(HeaderExceptionAfter, &f.exceptionAfter, 0)
+	intHeader(HeaderCachedTokens, &f.cachedTokens, 0)
+	durHeader(HeaderDelay, &f.delay)
+	durHeader(HeaderChunkDelay, &f.chunkDelay)
+	if v, ok := h[HeaderReply]; ok {
+		f.reply, f.hasReply = v[0], true
+	}
+	if v, ok := h[HeaderStreamException]; ok && err == nil {
+		if _, known := streamExceptions[v[0]]; !known {
+			err = fmt.Errorf("bad x-fake-stream-exception header %q", v[0])
+		}
+		f.exception = v[0]
+	}
+	if err == nil && f.status != 0 && (f.status < 400 || f.status > 599) {
+		err = fmt.Errorf("bad x-fake-status header %d: want 400 to 599", f.status)
+	}
+	return err
+}
+
+func parseDelay(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, errors.New("bad duration")
+	}
+	return d, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// abort cuts the connection after flushing what was written, so the client sees an
+// unexpected EOF.
+func abort(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// errorFor is the AWS error type and message that Bedrock answers with a status.
+func errorFor(status int) (typ, message string) {
+	switch status {
+	case http.StatusBadRequest:
+		return "ValidationException", "Malformed input request, please reformat your input and try again."
+	case http.StatusForbidden:
+		return "AccessDeniedException", "You don't have access to the model with the specified model ID."
+	case http.StatusNotFound:
+		return "ResourceNotFoundException", "Could not resolve the foundation model from the provided model identifier."
+	case http.StatusRequestTimeout:
+		return "ModelTimeoutException", "Model has timed out in processing the request. Try your request again."
+	case http.StatusFailedDependency:
+		return "ModelErrorException", "The model returned an error."
+	case http.StatusTooManyRequests:
+		return "ThrottlingException", "Too many requests, please wait before trying again."
+	case http.StatusInternalServerError:
+		return "InternalServerException", "The system encountered an unexpected error during processing. Try your request again."
+	case http.StatusServiceUnavailable:
+		return "ServiceUnavailableException", "Bedrock is unable to process your request."
+	}
+	if status >= 500 {
+		return "InternalServerException", http.StatusText(status) + " (injected by x-fake-status)."
+	}
+	return "ValidationException", http.StatusText(status) + " (injected by x-fake-status)."
+}
+
+// writeStatusError answers an injected status with Bedrock's error for it.
+func (x *exchange) writeStatusError(status int) {
+	typ, msg := errorFor(status)
+	x.writeError(status, typ, msg)
+}
+
+// writeError answers an AWS error: the type in x-amzn-errortype, with the service's
+// namespace, and {"message":...} as the body (UnknownOperationException has none).
+func (x *exchange) writeError(status int, typ, message string) {
+	h := x.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-Requestid", newRequestID())
+	h.Set("X-Amzn-Errortype", typ+":http://internal.amazon.com/coral/com.amazon.bedrock/")
+	var body []byte
+	if typ == "UnknownOperationException" {
+		body = []byte("{}")
+	} else {
+		body, _ = json.Marshal(map[string]string{"message": message})
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	x.w.WriteHeader(status)
+	_, _ = x.w.Write(body)
+}
