@@ -22,6 +22,10 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/aiproxy-go/aiproxy"
+	"github.com/aiproxy-go/aiproxy/internal/fakeanthropic"
+	"github.com/aiproxy-go/aiproxy/internal/fakeazure"
+	"github.com/aiproxy-go/aiproxy/internal/fakebedrock"
+	"github.com/aiproxy-go/aiproxy/internal/fakegemini"
 	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
 )
 
@@ -206,6 +210,96 @@ func TestServeH2C(t *testing.T) {
 		wantMajor := map[string]int{"h2c": 2, "http1": 1}[name]
 		if err != nil || resp.ProtoMajor != wantMajor || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
 			t.Fatalf("%s: proto %s, err %v, body %q", name, resp.Proto, err, body)
+		}
+	}
+}
+
+// TestAllProvidersOnePort configures every provider in one YAML file and calls each through
+// the same port, then checks the rows name the right provider.
+func TestAllProvidersOnePort(t *testing.T) {
+	oa := fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{APIKey: "sk-oa"})
+	groq := fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{APIKey: "gsk-groq"})
+	az := fakeazure.New(fakeazure.Options{APIKey: "az-key"})
+	an := fakeanthropic.New(fakeanthropic.Options{APIKey: "sk-ant"})
+	br := fakebedrock.New(fakebedrock.Options{AccessKeyID: "AKIDPROXY", SecretAccessKey: "proxy-secret", Region: "us-east-1"})
+	gm := fakegemini.New(fakegemini.Options{APIKey: "gm-key"})
+	urls := map[string]string{}
+	for name, h := range map[string]http.Handler{"oa": oa, "groq": groq, "az": az, "an": an, "br": br, "gm": gm} {
+		s := httptest.NewServer(h)
+		defer s.Close()
+		urls[name] = s.URL
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "aiproxy.yaml")
+	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+database: %s
+providers:
+  openai: {api_key: sk-oa, base_url: %s/v1}
+  azure: {endpoint: %s, api_key: az-key}
+  anthropic: {api_key: sk-ant, base_url: %s}
+  bedrock: {region: us-east-1, endpoint: %s, access_key_id: AKIDPROXY, secret_access_key: proxy-secret}
+  gemini: {api_key: gm-key, base_url: %s}
+  openai_compatible:
+    - {name: groq, base_url: %s/v1, api_key: gsk-groq}
+`, filepath.Join(dir, "a.db"), urls["oa"], urls["az"], urls["an"], urls["br"], urls["gm"], urls["groq"])
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseFlags([]string{"--config", cfgPath}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, func(a string) { addrc <- a }) }()
+	base := "http://" + <-addrc
+
+	chat := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	calls := []struct {
+		provider, path, body string
+		header               []string
+		hits                 func() int
+	}{
+		{"openai", "/v1/chat/completions", chat, nil, oa.Hits},
+		{"groq", "/groq/v1/chat/completions", chat, nil, groq.Hits},
+		{"azure", "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", chat, []string{"api-key", "client"}, az.Hits},
+		{"anthropic", "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`, []string{"anthropic-version", "2023-06-01", "x-api-key", "client"}, an.Hits},
+		{"bedrock", "/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse", `{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`, nil, br.Hits},
+		{"gemini", "/v1beta/models/gemini-2.5-flash:generateContent", `{"contents":[{"parts":[{"text":"hi"}]}]}`, []string{"x-goog-api-key", "client"}, gm.Hits},
+	}
+	ids := map[string]string{}
+	for _, c := range calls {
+		req, _ := http.NewRequest("POST", base+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(c.header); i += 2 {
+			req.Header.Set(c.header[i], c.header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || c.hits() != 1 {
+			t.Errorf("%s: status %d, upstream hits %d: %s", c.provider, resp.StatusCode, c.hits(), b)
+		}
+		ids[c.provider] = resp.Header.Get(aiproxy.HeaderRequestID)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sql.Open("sqlite", filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for prov, id := range ids {
+		var got string
+		var n int
+		if err := conn.QueryRow(`SELECT MIN(provider), COUNT(*) FROM accesslog WHERE request_id = ? AND direction = 'response'`, id).Scan(&got, &n); err != nil || got != prov || n != 1 {
+			t.Errorf("%s: logged provider %q (%d rows, %v)", prov, got, n, err)
 		}
 	}
 }
