@@ -10,7 +10,9 @@
 // ones as x-api-key, is replaced by the provider's key, sent as x-api-key.
 // anthropic-version and anthropic-beta pass through; a request without anthropic-version
 // gets Options.Version. Request bodies go upstream byte for byte and streams are relayed
-// event by event as they arrive.
+// event by event as they arrive. A stream that the API ends with an error event after its
+// 200 (an overloaded_error, say) reaches the client as it came and is logged as an error
+// row, with the status the same error has outside a stream (529 for overloaded_error).
 //
 // # Usage in the log
 //
@@ -202,15 +204,56 @@ func (p *Provider) NewStream(req *provider.Request, resp *http.Response) (provid
 	if !strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/event-stream") {
 		return nil, false
 	}
-	return stream{}, true
+	return &stream{}, true
 }
 
-// stream relays every event untouched: the proxy adds nothing to an Anthropic stream.
-type stream struct{}
+// stream relays every event untouched: the proxy adds nothing to an Anthropic stream. It
+// notes the first error event, with which the API ends a stream that failed after its 200.
+type stream struct {
+	failed *provider.Error
+}
 
-func (stream) Split(data []byte, atEOF bool) (int, []byte, error) { return sse.Split(data, atEOF) }
+var _ provider.StreamFailure = (*stream)(nil)
 
-func (stream) Relay(ev []byte) []byte { return ev }
+func (s *stream) Split(data []byte, atEOF bool) (int, []byte, error) { return sse.Split(data, atEOF) }
+
+var errorWord = []byte("error")
+
+// Relay returns the event as it came. An event that mentions "error" at all, which text
+// deltas rarely do, is parsed to see whether it is an error event.
+func (s *stream) Relay(ev []byte) []byte {
+	if s.failed == nil && bytes.Contains(ev, errorWord) {
+		s.failed = streamError(ev)
+	}
+	return ev
+}
+
+// Failure returns the error of the stream's error event, nil when it had none. Its status
+// is the one the API gives the same error type outside a stream: 529 for overloaded_error,
+// 429 for rate_limit_error, 500 for api_error, ...
+func (s *stream) Failure() *provider.Error { return s.failed }
+
+// streamError returns the error an error event carries, nil for any other event.
+func streamError(ev []byte) *provider.Error {
+	e := sse.Parse(ev)
+	var data struct {
+		Type  string          `json:"type"`
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal([]byte(e.Data), &data) != nil || (e.Event != "error" && data.Type != "error") {
+		return nil
+	}
+	var obj struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(data.Error, &obj)
+	msg := obj.Message
+	if msg == "" {
+		msg = "upstream stream failed: " + obj.Type
+	}
+	return &provider.Error{Status: statusOf(obj.Type), Type: obj.Type, Message: msg}
+}
 
 // SummarizeRequest extracts the model, the user (metadata.user_id), the last user text
 // and the prompt text of a request body.

@@ -481,27 +481,37 @@ func TestUpstreamCutsStream(t *testing.T) {
 	}
 }
 
-// An error event after the 200 reaches the client's SDK as an error, and the log keeps it.
+// An error event after the 200 reaches the client's SDK as an error, and the exchange is
+// logged as an error row with the status the error type has outside a stream, whether the
+// stream was relayed or held by a response filter.
 func TestStreamErrorEvent(t *testing.T) {
-	e := newEnv(t)
-	var httpResp *http.Response
-	m, err := accumulate(t, e.client("/").Messages.NewStreaming(context.Background(), params("fail midway"), option.WithResponseInto(&httpResp),
-		option.WithHeader(fakeanthropic.HeaderStreamError, "5")))
-	var apiErr *sdk.Error
-	if !errors.As(err, &apiErr) || string(apiErr.Type()) != "overloaded_error" {
-		t.Fatalf("stream error %v", err)
-	}
-	var row *accesslog.Record
-	for _, r := range e.h.Rows(e.h.RequestID(httpResp)) {
-		if r.Direction != accesslog.DirectionRequest {
-			row = r
-		}
-	}
-	if row == nil {
-		t.Fatal("no response row")
-	}
-	if !bytes.Contains(row.RawBody, []byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"")) || row.Content != textOf(m) || row.Content == "" {
-		t.Errorf("row %+v", row)
+	observe := aiproxy.ResponseFilterFunc(func(context.Context, *aiproxy.Exchange, *aiproxy.Response) error {
+		t.Error("a failed stream was given to a response filter")
+		return nil
+	})
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "relayed", true: "held"}[held], func(t *testing.T) {
+			e := newEnv(t, func(o *aiproxy.Options, _ *anthropic.Options) {
+				if held {
+					o.ResponseFilters = []aiproxy.ResponseFilter{observe}
+				}
+			})
+			var httpResp *http.Response
+			m, err := accumulate(t, e.client("/").Messages.NewStreaming(context.Background(), params("fail midway"), option.WithResponseInto(&httpResp),
+				option.WithHeader(fakeanthropic.HeaderStreamError, "5")))
+			var apiErr *sdk.Error
+			if !errors.As(err, &apiErr) || string(apiErr.Type()) != "overloaded_error" {
+				t.Fatalf("stream error %v", err)
+			}
+			if textOf(m) == "" {
+				t.Error("the text before the error did not reach the client")
+			}
+			row := e.h.Row(e.h.Rows(e.h.RequestID(httpResp)), "error")
+			if row.StatusCode != 529 || row.Content != "Overloaded" || row.PromptTokens == 0 ||
+				!bytes.Contains(row.RawBody, []byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"")) {
+				t.Errorf("row %+v", row)
+			}
+		})
 	}
 }
 

@@ -225,6 +225,21 @@ func TestNewStream(t *testing.T) {
 	if !ok {
 		t.Fatal("no stream")
 	}
+	text := []byte("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"an error of mine\"}}\n\n")
+	if got := st.Relay(text); !bytes.Equal(got, text) || st.(provider.StreamFailure).Failure() != nil {
+		t.Errorf("a text delta mentioning an error failed the stream")
+	}
+	for typ, status := range map[string]int{"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "something_new": 500} {
+		st, _ := p.NewStream(&provider.Request{}, &http.Response{Header: http.Header{"Content-Type": {"text/event-stream"}}})
+		fail := []byte(`event: error` + "\n" + `data: {"type":"error","error":{"type":"` + typ + `","message":"went wrong"}}` + "\n\n")
+		if got := st.Relay(fail); !bytes.Equal(got, fail) {
+			t.Errorf("error event changed: %q", got)
+		}
+		st.Relay([]byte("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"second\"}}\n\n"))
+		if e := st.(provider.StreamFailure).Failure(); e == nil || e.Status != status || e.Type != typ || e.Message != "went wrong" {
+			t.Errorf("%s: failure %+v", typ, e)
+		}
+	}
 	ev := []byte("event: ping\ndata: {\"type\": \"ping\"}\n\n")
 	if adv, tok, _ := st.Split(append(bytes.Clone(ev), "event: x"...), false); adv != len(ev) || !bytes.Equal(tok, ev) {
 		t.Errorf("split %d %q", adv, tok)

@@ -261,6 +261,33 @@ func (p *Provider) Error(req *provider.Request, e *provider.Error) *provider.Res
 	return &provider.Response{Status: e.Status, Header: h, Body: body}
 }
 
+// statusOf returns the status the API answers an error type with.
+func statusOf(typ string) int {
+	switch typ {
+	case "invalid_request_error":
+		return http.StatusBadRequest
+	case "authentication_error":
+		return http.StatusUnauthorized
+	case "billing_error":
+		return http.StatusPaymentRequired
+	case "permission_error":
+		return http.StatusForbidden
+	case "not_found_error":
+		return http.StatusNotFound
+	case "conflict_error":
+		return http.StatusConflict
+	case "request_too_large":
+		return http.StatusRequestEntityTooLarge
+	case "rate_limit_error":
+		return http.StatusTooManyRequests
+	case "timeout_error":
+		return http.StatusGatewayTimeout
+	case "overloaded_error":
+		return 529
+	}
+	return http.StatusInternalServerError
+}
+
 // errorType returns the API's error type for a status.
 func errorType(status int) string {
 	switch status {
