@@ -43,6 +43,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &provider.Request{
+		ID:       id,
 		Method:   r.Method,
 		Endpoint: endpoint,
 		RawQuery: r.URL.RawQuery,

@@ -61,6 +61,7 @@ type Provider interface {
 // Request is one client request on its way upstream. Filters may change Header and Body; the
 // proxy keeps its own copy of what the client sent for the log.
 type Request struct {
+	ID       string // the proxy's request id (x-aiproxy-request-id), for error bodies
 	Method   string
 	Endpoint string      // path below the provider's API root, e.g. "/chat/completions"
 	RawQuery string      // query string of the client's request, without "?"

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -329,6 +330,10 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	if u := selfUpstream(cfg, ln.Addr().String()); u != "" {
+		ln.Close()
+		return fmt.Errorf("upstream %s is this proxy's own address: check the *_BASE_URL variables, which SDKs also read", u)
+	}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	// HTTP/1.1 and HTTP/2 over cleartext (prior knowledge) on the same port: the AWS SDK
 	// for JavaScript speaks h2c to http:// endpoints.
@@ -359,6 +364,50 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	st := p.Log().Stats()
 	logger.Info("access log drained", "written", st.Written, "failed", st.Failed)
 	return nil
+}
+
+// selfUpstream returns an upstream URL that points back at the proxy's own listen address,
+// which would make every request call itself, or "".
+func selfUpstream(c *config.Config, listen string) string {
+	_, port, _ := net.SplitHostPort(listen)
+	local := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true, "0.0.0.0": true, "::": true}
+	if h, _, _ := net.SplitHostPort(c.Listen); h != "" {
+		local[h] = true
+	}
+	pv := c.Providers
+	var urls []string
+	if pv.OpenAI != nil {
+		urls = append(urls, pv.OpenAI.BaseURL)
+	}
+	if pv.Azure != nil {
+		urls = append(urls, pv.Azure.Endpoint)
+	}
+	if pv.Anthropic != nil {
+		urls = append(urls, pv.Anthropic.BaseURL)
+	}
+	if pv.Bedrock != nil {
+		urls = append(urls, pv.Bedrock.Endpoint)
+	}
+	if pv.Gemini != nil {
+		urls = append(urls, pv.Gemini.BaseURL)
+	}
+	for _, u := range pv.Compatible {
+		urls = append(urls, u.BaseURL)
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		p := u.Port()
+		if p == "" {
+			p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if p == port && local[u.Hostname()] {
+			return raw
+		}
+	}
+	return ""
 }
 
 type stringValue struct{ p *string }

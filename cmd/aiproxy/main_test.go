@@ -303,3 +303,14 @@ providers:
 		}
 	}
 }
+
+func TestRefusesUpstreamPointingAtItself(t *testing.T) {
+	cfg, err := parseFlags([]string{"--port", "18377", "--db", filepath.Join(t.TempDir(), "a.db"), "--anthropic-base-url", "http://localhost:18377"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), cfg, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "own address") {
+		t.Fatalf("serve = %v", err)
+	}
+}

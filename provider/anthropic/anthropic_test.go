@@ -454,7 +454,7 @@ func TestInvalidJSON(t *testing.T) {
 			RequestID string `json:"request_id"`
 		}
 		if resp.StatusCode != 400 || json.Unmarshal(body, &got) != nil || got.Type != "error" || got.Error.Type != "invalid_request_error" ||
-			!strings.Contains(got.Error.Message, "not valid json") || !strings.HasPrefix(got.RequestID, "req_") || resp.Header.Get("Request-Id") != got.RequestID {
+			!strings.Contains(got.Error.Message, "not valid json") || got.RequestID != resp.Header.Get(aiproxy.HeaderRequestID) || resp.Header.Get("Request-Id") != got.RequestID {
 			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
 		}
 		row := e.h.Row(e.h.Rows(e.h.RequestID(resp)), "error")

@@ -246,7 +246,10 @@ func (p *Provider) Error(req *provider.Request, e *provider.Error) *provider.Res
 	if !errorTypes[typ] || typ == "invalid_request_error" {
 		typ = errorType(e.Status)
 	}
-	id := "req_aiproxy_" + randomHex(12)
+	id := req.ID
+	if id == "" {
+		id = "req_aiproxy_" + randomHex(12)
+	}
 	type errorObject struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
