@@ -60,11 +60,11 @@ func TestBadInput(t *testing.T) {
 			if tc.status == 404 {
 				return
 			}
-			recs := h.rows(id)
-			if e := h.row(recs, "error"); e.StatusCode != tc.status || e.Content == "" {
+			recs := h.Rows(id)
+			if e := h.Row(recs, "error"); e.StatusCode != tc.status || e.Content == "" {
 				t.Errorf("error row %+v", e)
 			}
-			h.row(recs, "request")
+			h.Row(recs, "request")
 		})
 	}
 	if h.fake.Hits() != 0 {
@@ -97,7 +97,7 @@ func TestUpstreamErrorsRelayed(t *testing.T) {
 			if tc.json {
 				openAIError(t, body)
 			}
-			e := h.row(h.rows(requestID(t, resp)), "error")
+			e := h.Row(h.Rows(requestID(t, resp)), "error")
 			if e.StatusCode != tc.status || e.Content == "" || string(e.RawBody) != body {
 				t.Errorf("error row %d %q body %q", e.StatusCode, e.Content, e.RawBody)
 			}
@@ -130,7 +130,7 @@ func TestUpstreamUnreachable(t *testing.T) {
 	if e.StatusCode != 502 || !strings.Contains(e.Message, "upstream unreachable") {
 		t.Fatalf("%d %q", e.StatusCode, e.Message)
 	}
-	row := h.row(h.rows(requestID(t, httpResp)), "error")
+	row := h.Row(h.Rows(requestID(t, httpResp)), "error")
 	if row.StatusCode != 502 || !strings.Contains(row.Content, "connection refused") {
 		t.Errorf("error row %d %q", row.StatusCode, row.Content)
 	}
@@ -146,8 +146,8 @@ func TestRetries(t *testing.T) {
 	if h.fake.Hits() != 3 {
 		t.Fatalf("upstream hit %d times, want 3", h.fake.Hits())
 	}
-	recs := h.rows(requestID(t, resp))
-	if len(recs) != 2 || h.row(recs, "response").StatusCode != 200 {
+	recs := h.Rows(requestID(t, resp))
+	if len(recs) != 2 || h.Row(recs, "response").StatusCode != 200 {
 		t.Fatalf("rows %+v", recs)
 	}
 
@@ -196,8 +196,8 @@ func TestClientDisconnect(t *testing.T) {
 	}
 	stream.Close()
 	id := requestID(t, httpResp)
-	recs := h.rowsEventually(id, 2)
-	row := h.row(recs, "response")
+	recs := h.RowsN(id, 2)
+	row := h.Row(recs, "response")
 	if row.StatusCode != 499 {
 		t.Fatalf("status %d, want 499", row.StatusCode)
 	}
@@ -224,8 +224,8 @@ func TestUpstreamCutsStream(t *testing.T) {
 	if got != 4 {
 		t.Errorf("client got %d chunks, want the 4 that arrived", got)
 	}
-	recs := h.rowsEventually(requestID(t, httpResp), 2)
-	e := h.row(recs, "error")
+	recs := h.RowsN(requestID(t, httpResp), 2)
+	e := h.Row(recs, "error")
 	if !strings.Contains(e.Content, "ended early") || e.StatusCode != 502 || strings.Count(string(e.RawBody), "data:") != 4 {
 		t.Errorf("error row %d %q body %q", e.StatusCode, e.Content, e.RawBody)
 	}
@@ -241,7 +241,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 	if stream.Err() == nil {
 		t.Fatal("an idle stream ended as complete")
 	}
-	e := h.row(h.rowsEventually(requestID(t, httpResp), 2), "error")
+	e := h.Row(h.RowsN(requestID(t, httpResp), 2), "error")
 	if e.StatusCode != 504 {
 		t.Errorf("idle stream row %d %q", e.StatusCode, e.Content)
 	}
@@ -295,7 +295,7 @@ func TestConcurrentStreamsComplete(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				req, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions",
+				req, _ := http.NewRequest("POST", h.URL()+"/v1/chat/completions",
 					strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"`+strings.Repeat("padding ", 500)+`"}]}`))
 				req.Header.Set("x-fake-chunks", "20")
 				resp, err := http.DefaultClient.Do(req)
@@ -322,7 +322,7 @@ func TestConcurrentStreamsComplete(t *testing.T) {
 		t.Fatalf("%d of %d streams complete", complete, total)
 	}
 	for id := range ids {
-		if n := len(h.rows(id)); n != 2 {
+		if n := len(h.Rows(id)); n != 2 {
 			t.Fatalf("request %s has %d rows", id, n)
 		}
 	}
@@ -352,8 +352,8 @@ func TestUpstreamKeyNeverLogged(t *testing.T) {
 		t.Fatalf("echo status %d", resp.StatusCode)
 	}
 	for _, hh := range []*harness{h, e} {
-		hh.rowsNow("flush")
-		entries, _ := filepath.Glob(hh.dbPath + "*")
+		hh.RowsN("flush", 0)
+		entries, _ := filepath.Glob(hh.DBPath + "*")
 		if len(entries) == 0 {
 			t.Fatal("no database files")
 		}
@@ -376,7 +376,7 @@ var (
 
 func TestUpstreamCutsBody(t *testing.T) {
 	h := newHarness(t)
-	req, _ := http.NewRequest("POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"cut body"}]}`))
+	req, _ := http.NewRequest("POST", h.URL()+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"cut body"}]}`))
 	req.Header.Set("x-fake-cut-after", "40")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -387,7 +387,7 @@ func TestUpstreamCutsBody(t *testing.T) {
 	if err == nil {
 		t.Fatal("client read a cut body as complete")
 	}
-	e := h.row(h.rowsEventually(requestID(t, resp), 2), "error")
+	e := h.Row(h.RowsN(requestID(t, resp), 2), "error")
 	if !strings.Contains(e.Content, "ended early") || len(e.RawBody) != 40 || e.StatusCode != 502 {
 		t.Errorf("error row %d %q with %d body bytes", e.StatusCode, e.Content, len(e.RawBody))
 	}
@@ -409,7 +409,7 @@ func TestBinaryBodyRelayedNotLogged(t *testing.T) {
 	if resp.StatusCode != 200 || body != string(audio) {
 		t.Fatalf("status %d, %d bytes of %d", resp.StatusCode, len(body), len(audio))
 	}
-	row := h.row(h.rows(requestID(t, resp)), "response")
+	row := h.Row(h.Rows(requestID(t, resp)), "response")
 	if row.RawBody != nil || row.StatusCode != 200 || row.Endpoint != "/audio/speech" {
 		t.Errorf("binary row: %d body bytes, status %d, endpoint %q", len(row.RawBody), row.StatusCode, row.Endpoint)
 	}

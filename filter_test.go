@@ -46,8 +46,8 @@ func TestRequestFilterReply(t *testing.T) {
 	if h.fake.Hits() != 0 {
 		t.Fatal("upstream called though a filter replied")
 	}
-	recs := h.rows(requestID(t, httpResp))
-	if len(recs) != 2 || h.row(recs, "response").Content != "you can't use this service" {
+	recs := h.Rows(requestID(t, httpResp))
+	if len(recs) != 2 || h.Row(recs, "response").Content != "you can't use this service" {
 		t.Fatalf("rows %+v", recs)
 	}
 
@@ -77,8 +77,8 @@ func TestRequestFilterError(t *testing.T) {
 	if apiErr.StatusCode != 403 || apiErr.Message != "mallory is banned" {
 		t.Fatalf("error %d %q", apiErr.StatusCode, apiErr.Message)
 	}
-	recs := h.rows(requestID(t, httpResp))
-	if e := h.row(recs, "error"); e.StatusCode != 403 || e.Content != "mallory is banned" {
+	recs := h.Rows(requestID(t, httpResp))
+	if e := h.Row(recs, "error"); e.StatusCode != 403 || e.Content != "mallory is banned" {
 		t.Fatalf("error row %+v", e)
 	}
 
@@ -123,7 +123,7 @@ func TestRequestFilterRewrite(t *testing.T) {
 	if err := json.Unmarshal(h.fake.Requests()[0].Body, &up); err != nil || up.Model != "gpt-3.5-turbo" {
 		t.Fatalf("upstream model %q (%v)", up.Model, err)
 	}
-	req := h.row(h.rows(requestID(t, httpResp)), "request")
+	req := h.Row(h.Rows(requestID(t, httpResp)), "request")
 	if req.Model != "gpt-4o" || !strings.Contains(string(req.UpstreamBody), "gpt-3.5-turbo") || strings.Contains(string(req.RawBody), "gpt-3.5") {
 		t.Errorf("request row model %q raw %s upstream %s", req.Model, req.RawBody, req.UpstreamBody)
 	}
@@ -171,7 +171,7 @@ func TestResponseFilter(t *testing.T) {
 	if acc.Choices[0].Message.Content != "HELLO! YOU SAID: SHOUT" {
 		t.Fatalf("stream content %q", acc.Choices[0].Message.Content)
 	}
-	row := h.row(h.rows(requestID(t, httpResp)), "response")
+	row := h.Row(h.Rows(requestID(t, httpResp)), "response")
 	if row.Content != "HELLO! YOU SAID: SHOUT" || row.PromptTokens == 0 || row.TokensEstimated {
 		t.Errorf("held stream row %q tokens %d estimated %v", row.Content, row.PromptTokens, row.TokensEstimated)
 	}

@@ -39,11 +39,11 @@ func TestChatCompletion(t *testing.T) {
 		t.Fatalf("upstream Authorization = %q", a)
 	}
 
-	recs := h.rows(id)
+	recs := h.Rows(id)
 	if len(recs) != 2 {
 		t.Fatalf("%d rows, want request and response", len(recs))
 	}
-	req, resp := h.row(recs, "request"), h.row(recs, "response")
+	req, resp := h.Row(recs, "request"), h.Row(recs, "response")
 	if req.Content != "hello proxy" || req.Model != "gpt-4o-mini" || req.User != "alice" || req.Provider != "openai" || req.Endpoint != "/chat/completions" {
 		t.Errorf("request row = %+v", req)
 	}
@@ -85,8 +85,8 @@ func TestStreamHidesAddedUsage(t *testing.T) {
 		t.Fatalf("upstream body lacks include_usage: %s", up)
 	}
 	id := requestID(t, resp)
-	recs := h.rows(id)
-	req, row := h.row(recs, "request"), h.row(recs, "response")
+	recs := h.Rows(id)
+	req, row := h.Row(recs, "request"), h.Row(recs, "response")
 	if !strings.Contains(string(req.UpstreamBody), `"include_usage":true`) || strings.Contains(string(req.RawBody), "include_usage") {
 		t.Errorf("request row bodies: raw %s upstream %s", req.RawBody, req.UpstreamBody)
 	}
@@ -119,11 +119,11 @@ func TestStreamWithClientUsage(t *testing.T) {
 		t.Fatal("client asked for usage and got none")
 	}
 	id := requestID(t, httpResp)
-	recs := h.rows(id)
-	if req := h.row(recs, "request"); req.UpstreamBody != nil {
+	recs := h.Rows(id)
+	if req := h.Row(recs, "request"); req.UpstreamBody != nil {
 		t.Errorf("body changed though the client asked for usage: %s", req.UpstreamBody)
 	}
-	row := h.row(recs, "response")
+	row := h.Row(recs, "response")
 	if row.PromptTokens != int(acc.Usage.PromptTokens) || row.CompletionTokens != int(acc.Usage.CompletionTokens) {
 		t.Errorf("logged %d/%d, client saw %d/%d", row.PromptTokens, row.CompletionTokens, acc.Usage.PromptTokens, acc.Usage.CompletionTokens)
 	}
@@ -160,7 +160,7 @@ func TestParallelToolCallsStream(t *testing.T) {
 	if len(calls) != 2 {
 		t.Fatalf("client got %d tool calls", len(calls))
 	}
-	row := h.row(h.rows(requestID(t, httpResp)), "response")
+	row := h.Row(h.Rows(requestID(t, httpResp)), "response")
 	var logged []struct {
 		ID       string `json:"id"`
 		Function struct {
@@ -189,11 +189,11 @@ func TestResponsesAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := h.rows(requestID(t, httpResp))
-	if req := h.row(recs, "request"); req.Content != "tell me" || req.Endpoint != "/responses" {
+	recs := h.Rows(requestID(t, httpResp))
+	if req := h.Row(recs, "request"); req.Content != "tell me" || req.Endpoint != "/responses" {
 		t.Errorf("request row content %q endpoint %q", req.Content, req.Endpoint)
 	}
-	row := h.row(recs, "response")
+	row := h.Row(recs, "response")
 	if row.Content != got.OutputText() || row.PromptTokens != int(got.Usage.InputTokens) || row.CompletionTokens != int(got.Usage.OutputTokens) || row.TokensEstimated {
 		t.Errorf("row %q %d/%d, client %q %d/%d", row.Content, row.PromptTokens, row.CompletionTokens, got.OutputText(), got.Usage.InputTokens, got.Usage.OutputTokens)
 	}
@@ -208,7 +208,7 @@ func TestResponsesAPI(t *testing.T) {
 	if err := stream.Err(); err != nil {
 		t.Fatal(err)
 	}
-	row = h.row(h.rows(requestID(t, httpResp)), "response")
+	row = h.Row(h.Rows(requestID(t, httpResp)), "response")
 	if row.Content != text.String() || row.CompletionTokens == 0 || !row.Stream {
 		t.Errorf("stream row %q %d, client %q", row.Content, row.CompletionTokens, text.String())
 	}
@@ -227,7 +227,7 @@ func TestEmbeddings(t *testing.T) {
 	if len(got.Data) != 2 {
 		t.Fatalf("%d embeddings", len(got.Data))
 	}
-	row := h.row(h.rows(requestID(t, httpResp)), "response")
+	row := h.Row(h.Rows(requestID(t, httpResp)), "response")
 	if row.PromptTokens != int(got.Usage.PromptTokens) || row.PromptTokens == 0 || row.Endpoint != "/embeddings" {
 		t.Errorf("row tokens %d endpoint %q, upstream %d", row.PromptTokens, row.Endpoint, got.Usage.PromptTokens)
 	}
@@ -243,7 +243,7 @@ func TestOtherEndpointsRelayed(t *testing.T) {
 	if len(page.Data) == 0 {
 		t.Fatal("no models")
 	}
-	row := h.row(h.rows(requestID(t, httpResp)), "response")
+	row := h.Row(h.Rows(requestID(t, httpResp)), "response")
 	if row.Endpoint != "/models" || row.StatusCode != 200 || !strings.Contains(string(row.RawBody), page.Data[0].ID) {
 		t.Errorf("models row %+v", row)
 	}
@@ -266,7 +266,7 @@ func TestRoutes(t *testing.T) {
 		})
 	}
 	// The base URL of the original README: http://127.0.0.1:8000/
-	c := openai.NewClient(option.WithBaseURL(h.srv.URL+"/"), option.WithAPIKey(clientKey), option.WithMaxRetries(0))
+	c := openai.NewClient(option.WithBaseURL(h.URL()+"/"), option.WithAPIKey(clientKey), option.WithMaxRetries(0))
 	if _, err := c.Chat.Completions.New(context.Background(), userParams("gpt-4o-mini", "root")); err != nil {
 		t.Fatalf("root base URL: %v", err)
 	}
