@@ -16,6 +16,7 @@
 package aiproxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/metrics"
+	"github.com/aiproxy-go/aiproxy/pricing"
 	"github.com/aiproxy-go/aiproxy/provider"
 )
 
@@ -70,6 +73,14 @@ type Options struct {
 	// Transport replaces the default upstream transport (tests, custom TLS).
 	Transport http.RoundTripper
 
+	// Prices computes each exchange's cost_usd from its token counts. Nil uses
+	// pricing.Default(); an operator's file goes over it with pricing.Default().With(t).
+	Prices *pricing.Table
+	// Metrics, when set, records every finished exchange and the log writer's counts, and
+	// the proxy serves them at GET /metrics. Exchanges are observed in the log writer, off
+	// the request path, so metrics need a Store.
+	Metrics *metrics.Metrics
+
 	// Secrets are scrubbed from every logged body, in case an upstream echoes one. The
 	// provider keys belong here.
 	Secrets []string
@@ -88,6 +99,7 @@ type Proxy struct {
 	log       *accesslog.Writer
 	logger    *slog.Logger
 	secrets   [][]byte
+	prices    *pricing.Table
 	serving   atomic.Bool
 	closed    atomic.Bool
 }
@@ -123,6 +135,7 @@ func New(opts Options) (*Proxy, error) {
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
+	p.prices = cmp.Or(opts.Prices, pricing.Default())
 	for _, pr := range opts.Providers {
 		if _, dup := p.byName[pr.Name()]; dup {
 			return nil, fmt.Errorf("aiproxy: two providers are named %q", pr.Name())
@@ -146,14 +159,22 @@ func New(opts Options) (*Proxy, error) {
 		userEnrich := wo.Enrich
 		wo.Enrich = func(r *accesslog.Record) {
 			p.enrich(r)
+			p.price(r)
 			if userEnrich != nil {
 				userEnrich(r)
 			}
+			p.observe(r)
 		}
 		if wo.Logger == nil {
 			wo.Logger = p.logger
 		}
 		p.log = accesslog.NewWriter(opts.Store, wo)
+		if opts.Metrics != nil {
+			opts.Metrics.WatchLog(func() metrics.LogStats {
+				s := p.log.Stats()
+				return metrics.LogStats{Queued: s.Queued, Written: s.Written, Failed: s.Failed, Blocked: s.Blocked}
+			})
+		}
 	}
 	return p, nil
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/metrics"
+	"github.com/aiproxy-go/aiproxy/pricing"
 	"github.com/aiproxy-go/aiproxy/provider"
 	"github.com/aiproxy-go/aiproxy/tokens"
 )
@@ -207,4 +209,26 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// price sets the cost of a response or error row from its token counts, unless something
+// before it already did. A model without a price keeps cost 0.
+func (p *Proxy) price(r *accesslog.Record) {
+	if r.Direction == accesslog.DirectionRequest || r.CostUSD != 0 {
+		return
+	}
+	if usd, ok := p.prices.Cost(r.Provider, r.Model, pricing.Usage{Input: r.PromptTokens,
+		Output: r.CompletionTokens, Cached: r.CachedTokens, Reasoning: r.ReasoningTokens}); ok {
+		r.CostUSD = usd
+	}
+}
+
+// observe hands a finished exchange (a response or error row) to the metrics.
+func (p *Proxy) observe(r *accesslog.Record) {
+	if p.opts.Metrics == nil {
+		return
+	}
+	if x, ok := metrics.ExchangeFromRecord(r); ok {
+		p.opts.Metrics.ObserveExchange(x)
+	}
 }

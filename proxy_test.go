@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,7 +16,10 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/aiproxy-go/aiproxy"
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/metrics"
+	"github.com/aiproxy-go/aiproxy/pricing"
 )
 
 func TestChatCompletion(t *testing.T) {
@@ -302,3 +308,43 @@ func apiError(t *testing.T, err error) *openai.Error {
 }
 
 var _ = accesslog.DirectionRequest
+
+func TestCostAndMetrics(t *testing.T) {
+	m := metrics.New()
+	h := newHarness(t, func(o *aiproxy.Options) { o.Metrics = m })
+	var httpResp *http.Response
+	got, err := h.client.Chat.Completions.New(context.Background(), userParams("gpt-4o-mini", "what does it cost"), option.WithResponseInto(&httpResp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := h.Row(h.Rows(requestID(t, httpResp)), "response")
+	price, ok := pricing.Default().Lookup("openai", "gpt-4o-mini")
+	if !ok {
+		t.Fatal("no price for gpt-4o-mini")
+	}
+	u := got.Usage
+	want := (float64(u.PromptTokens-u.PromptTokensDetails.CachedTokens)*price.Input +
+		float64(u.PromptTokensDetails.CachedTokens)*price.CachedInput + float64(u.CompletionTokens)*price.Output) / 1e6
+	if row.CostUSD <= 0 || math.Abs(row.CostUSD-want) > 1e-12 {
+		t.Errorf("cost_usd %v, want %v", row.CostUSD, want)
+	}
+
+	resp, err := http.Get(h.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{
+		`aiproxy_requests_total{code="200",model="` + got.Model + `",provider="openai",stream="false"} 1`,
+		`aiproxy_tokens_total{kind="input",model="` + got.Model + `",provider="openai"} ` + strconv.Itoa(int(u.PromptTokens)),
+		`aiproxy_log_rows_written_total`,
+	} {
+		if !strings.Contains(string(body), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+	if strings.Contains(string(body), upstreamKey) || strings.Contains(string(body), clientKey) {
+		t.Error("a key reached /metrics")
+	}
+}

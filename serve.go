@@ -28,6 +28,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serving.Store(true)
 	}
 	received := time.Now()
+	if r.URL.Path == "/metrics" && p.opts.Metrics != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		p.opts.Metrics.Handler().ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path == "/healthz" {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)

@@ -27,6 +27,7 @@ import (
 	"github.com/aiproxy-go/aiproxy/accesslog"
 	"github.com/aiproxy-go/aiproxy/config"
 	"github.com/aiproxy-go/aiproxy/filters"
+	"github.com/aiproxy-go/aiproxy/metrics"
 	"github.com/aiproxy-go/aiproxy/provider"
 	"github.com/aiproxy-go/aiproxy/provider/anthropic"
 	"github.com/aiproxy-go/aiproxy/provider/bedrock"
@@ -316,6 +317,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 		StreamIdleTimeout:     time.Duration(cfg.Timeouts.StreamIdle),
 		Secrets:               secrets,
 		Logger:                logger,
+		Metrics:               metrics.New(),
 	})
 	if err != nil {
 		return err
