@@ -176,15 +176,19 @@ func (p *Proxy) finishStream(w http.ResponseWriter, x *Exchange, resp *http.Resp
 	rec.TimeToFirstToken = capt.firstSent.Seconds()
 	rec.StatusCode = resp.StatusCode
 	clientGone := errors.Is(err, errClientGone) || (err != nil && x.Incoming.Context().Err() != nil)
+	var failed *provider.Error
+	if sf, ok := st.(provider.StreamFailure); ok {
+		failed = sf.Failure()
+	}
 	cut := false
 	switch {
+	case failed != nil:
+		// The stream carried its own terminal error (an AWS exception frame). A client may
+		// hang up as soon as it has it, before the upstream's end arrives: the exchange is
+		// that error however the relay ended.
+		rec.Direction = accesslog.DirectionError
+		rec.StatusCode, rec.Content = failed.Status, failed.Message
 	case err == nil || err == io.EOF:
-		if sf, ok := st.(provider.StreamFailure); ok {
-			if e := sf.Failure(); e != nil {
-				rec.Direction = accesslog.DirectionError
-				rec.StatusCode, rec.Content = e.Status, e.Message
-			}
-		}
 	case clientGone:
 		rec.StatusCode = StatusClientClosedRequest
 	default:

@@ -25,6 +25,7 @@ type frameWriter struct {
 	sent int
 	buf  bytes.Buffer
 	done bool // an exception ended the stream
+	cut  bool // the connection is being aborted
 }
 
 // startStream sends the headers of an event stream.
@@ -62,14 +63,23 @@ func (s *frameWriter) event(eventType string, v any) error {
 	msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
 	msg.Headers.Set(":message-type", eventstream.StringValue("event"))
 	msg.Payload = payload
-	return s.send(msg)
+	return s.send(msg, true)
 }
 
 // finish ends the stream; an exception asked for after more frames than the stream has is
-// sent last.
+// sent last. With x-fake-end-delay the last frame is flushed and the end of the body waits.
 func (s *frameWriter) finish() {
+	if s.cut {
+		return
+	}
 	if s.x.f.exception != "" && !s.done {
 		_ = s.exception()
+	}
+	if s.x.f.endDelay > 0 {
+		if s.fl != nil {
+			s.fl.Flush()
+		}
+		sleep(s.x.r.Context(), s.x.f.endDelay)
 	}
 }
 
@@ -87,7 +97,8 @@ func (s *frameWriter) exception() error {
 	msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
 	msg.Headers.Set(":message-type", eventstream.StringValue("exception"))
 	msg.Payload = payload
-	err := s.send(msg)
+	// Nothing follows an exception: the frame goes out with the end of the body.
+	err := s.send(msg, false)
 	s.done = true
 	if err != nil {
 		return err
@@ -111,14 +122,15 @@ func exceptionMessage(typ string) string {
 	return "The system encountered an unexpected error during processing. Try your request again."
 }
 
-// send encodes and writes one frame, aborting the connection instead when x-fake-cut-after
-// frames were sent.
-func (s *frameWriter) send(msg eventstream.Message) error {
+// send encodes and writes one frame, flushed when flush is set, aborting the connection
+// instead when x-fake-cut-after frames were sent.
+func (s *frameWriter) send(msg eventstream.Message, flush bool) error {
 	x := s.x
 	if s.sent > 0 && x.f.chunkDelay > 0 && !sleep(x.r.Context(), x.f.chunkDelay) {
 		return errStop
 	}
 	if s.sent == x.f.cutAfter {
+		s.cut = true
 		abort(x.w)
 	}
 	s.buf.Reset()
@@ -128,7 +140,7 @@ func (s *frameWriter) send(msg eventstream.Message) error {
 	if _, err := x.w.Write(s.buf.Bytes()); err != nil {
 		return errStop
 	}
-	if s.fl != nil {
+	if flush && s.fl != nil {
 		s.fl.Flush()
 	}
 	s.sent++

@@ -27,13 +27,16 @@ const (
 	model  = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 )
 
-// newClient returns an SDK client for the fake at url, signing with the given secret.
+// newClient returns an SDK client for the fake at url, signing with the given secret. Its
+// transport is SDKTransport: without it the SDK's own transport sometimes closes the
+// connection under a stream (see TestSDKTransport).
 func newClient(url, key, sec string) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(key, sec, ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Transport: fakebedrock.SDKTransport(nil)},
 	})
 }
 
@@ -175,6 +178,31 @@ func TestStreamException(t *testing.T) {
 	}
 }
 
+// With x-fake-end-delay the exception frame comes at once and the end of the body later:
+// the SDK stops at the exception without waiting for the end, and its hanging up ends the
+// wait.
+func TestStreamExceptionBeforeEnd(t *testing.T) {
+	_, url := start(t)
+	begin := time.Now()
+	st, err := newClient(url, keyID, secret).ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{
+		ModelId: aws.String(model), Messages: []types.Message{userMessage("x")}},
+		withHeader("x-fake-stream-exception", "throttlingException"), withHeader("x-fake-end-delay", "30s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range st.GetStream().Events() {
+		n++
+	}
+	var te *types.ThrottlingException
+	if err := st.GetStream().Err(); !errors.As(err, &te) || n != 2 {
+		t.Fatalf("after %d events: %v, want a ThrottlingException after 2", n, err)
+	}
+	if d := time.Since(begin); d > 20*time.Second {
+		t.Fatalf("the exception came after %v: it waited for the end of the body", d)
+	}
+}
+
 func TestInvokeModelStream(t *testing.T) {
 	_, url := start(t)
 	body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"use tools"}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}`
@@ -206,7 +234,9 @@ func TestInvokeModelStream(t *testing.T) {
 	if err := out.GetStream().Err(); err != nil {
 		t.Fatal(err)
 	}
-	if args.String() != `{"location":"Paris"}` || kinds[0] != "message_start" || kinds[len(kinds)-1] != "message_stop" {
+	want := "message_start content_block_start" + strings.Repeat(" content_block_delta", 5) +
+		" content_block_stop message_delta message_stop"
+	if args.String() != `{"location":"Paris"}` || strings.Join(kinds, " ") != want {
 		t.Fatalf("events %v args %q", kinds, args.String())
 	}
 }

@@ -21,6 +21,10 @@ const (
 	HeaderDelay = "X-Fake-Delay"
 	// HeaderChunkDelay is a wait between two frames of a stream.
 	HeaderChunkDelay = "X-Fake-Chunk-Delay"
+	// HeaderEndDelay is a wait between the last frame of a stream, flushed, and the end of
+	// the body. Without it an exception frame goes out together with the end of the body
+	// (the last event frame is flushed on its own, as every event frame is).
+	HeaderEndDelay = "X-Fake-End-Delay"
 	// HeaderCutAfter makes the fake send N frames of a stream (N bytes of a body) and then
 	// abort the connection.
 	HeaderCutAfter = "X-Fake-Cut-After"
@@ -34,7 +38,8 @@ const (
 	// HeaderStreamException makes a stream end, after HeaderExceptionAfter frames, with an
 	// exception frame of this type: throttlingException, modelStreamErrorException,
 	// internalServerException, serviceUnavailableException, validationException or
-	// modelTimeoutException.
+	// modelTimeoutException. The frame and the end of the body go out together unless
+	// HeaderEndDelay separates them.
 	HeaderStreamException = "X-Fake-Stream-Exception"
 	// HeaderExceptionAfter is how many frames come before the exception frame (2 when
 	// absent: the message start and the first delta).
@@ -50,6 +55,7 @@ type faults struct {
 	status         int
 	delay          time.Duration
 	chunkDelay     time.Duration
+	endDelay       time.Duration
 	cutAfter       int // -1 when absent
 	chunks         int
 	toolCalls      int // -1 when absent
@@ -107,6 +113,7 @@ func (f *faults) parse(h http.Header) error {
 	intHeader(HeaderCachedTokens, &f.cachedTokens, 0)
 	durHeader(HeaderDelay, &f.delay)
 	durHeader(HeaderChunkDelay, &f.chunkDelay)
+	durHeader(HeaderEndDelay, &f.endDelay)
 	if v, ok := h[HeaderReply]; ok {
 		f.reply, f.hasReply = v[0], true
 	}

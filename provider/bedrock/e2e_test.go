@@ -7,10 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
@@ -18,6 +23,7 @@ import (
 
 	"github.com/aiproxy-go/aiproxy"
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/internal/fakebedrock"
 )
 
 const messagesBody = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":256,"system":"be brief",` +
@@ -437,24 +443,32 @@ func TestStreamExceptionMidStream(t *testing.T) {
 // The exchange of a stream that ended with an exception frame is logged as an error row,
 // with the status the exception has outside a stream.
 //
-// This needs the core to ask the stream, once relayed, for its failure: the provider's
-// stream has Failure() *provider.Error; see the lead's note in the provider's report
-// (provider.StreamFailure, checked in relay.go's finishStream).
+// The client's SDK stops at the exception frame and hangs up. When the upstream's end of
+// the body comes later than that ("the client hangs up first", forced with
+// x-fake-end-delay), the proxy must still log the exception, not 499: the core change for
+// that is described in the message below.
 func TestStreamExceptionIsErrorRow(t *testing.T) {
-	for _, held := range []bool{false, true} {
-		name := "relayed"
-		var opts []envOption
-		if held {
-			name = "held by a response filter"
-			opts = append(opts, func(o *aiproxyOptions, _ *bedrockOptions, _ *fakeOptions) {
-				o.ResponseFilters = append(o.ResponseFilters, aiproxy.ResponseFilterFunc(func(context.Context, *aiproxy.Exchange, *aiproxy.Response) error { return nil }))
-			})
-		}
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, opts...)
+	held := func(o *aiproxyOptions, _ *bedrockOptions, _ *fakeOptions) {
+		o.ResponseFilters = append(o.ResponseFilters, aiproxy.ResponseFilterFunc(func(context.Context, *aiproxy.Exchange, *aiproxy.Response) error { return nil }))
+	}
+	for _, tc := range []struct {
+		name     string
+		opts     []envOption
+		endDelay string
+	}{
+		{name: "relayed"},
+		{name: "relayed, the client hangs up first", endDelay: "300ms"},
+		{name: "held by a response filter", opts: []envOption{held}},
+		{name: "held, the client hangs up first", opts: []envOption{held}, endDelay: "300ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			opts := []func(*bedrockruntime.Options){header("x-fake-stream-exception", "throttlingException")}
+			if tc.endDelay != "" {
+				opts = append(opts, header(fakebedrock.HeaderEndDelay, tc.endDelay))
+			}
 			out, err := e.client.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{
-				ModelId: aws.String(sonnet), Messages: []types.Message{userMessage("x")}},
-				header("x-fake-stream-exception", "throttlingException"))
+				ModelId: aws.String(sonnet), Messages: []types.Message{userMessage("x")}}, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -466,17 +480,20 @@ func TestStreamExceptionIsErrorRow(t *testing.T) {
 			}
 			_, row := e.rows()
 			if row.Direction != accesslog.DirectionError || row.StatusCode != 429 || !strings.Contains(row.Content, "throttlingException: Too many tokens") {
-				t.Fatalf("stream ended by a throttlingException frame logged as %s %d %q; want an error row with status 429 "+
-					"(core change pending: relay.go must log a stream whose provider.Stream reports Failure() as an error row)",
+				t.Fatalf("stream ended by a throttlingException frame logged as %s %d %q; want an error row with status 429. "+
+					"Core change pending when the client hung up first: relay.go's finishStream decides 499 because the client left "+
+					"(the upstream read failed with the canceled context) before checking provider.StreamFailure; it must check "+
+					"Failure() first, since the client got the stream's terminal exception frame and hanging up after it is normal",
 					row.Direction, row.StatusCode, row.Content)
 			}
 		})
 	}
 }
 
-// A stream the upstream cut is logged as an error with the frames that came. (The SDK
-// takes an unexpected EOF for the end of the stream, so the client-side check is that the
-// stream is incomplete.)
+// A stream the upstream cut after three frames is logged as an error row with those frames,
+// and the client's SDK gets the three events. (The Go SDK takes the unexpected EOF of the cut
+// for the end of the stream; TestStreamCutRaw shows that the proxy does cut the client's
+// stream.)
 func TestStreamCut(t *testing.T) {
 	e := newEnv(t)
 	out, err := e.client.ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{
@@ -484,19 +501,66 @@ func TestStreamCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	var got []string
 	for ev := range out.GetStream().Events() {
-		n++
-		if _, ok := ev.(*types.ConverseStreamOutputMemberMetadata); ok {
-			t.Fatal("the client got the end of a stream that was cut")
+		switch v := ev.(type) {
+		case *types.ConverseStreamOutputMemberMessageStart:
+			got = append(got, "messageStart")
+		case *types.ConverseStreamOutputMemberContentBlockDelta:
+			got = append(got, "delta "+v.Value.Delta.(*types.ContentBlockDeltaMemberText).Value)
+		default:
+			got = append(got, fmt.Sprintf("%T", ev))
 		}
 	}
-	if n > 3 {
-		t.Fatalf("client got %d events of a stream cut after 3", n)
+	if err := out.GetStream().Err(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("the stream ended with %v", err)
+	}
+	// "Hello! You said: x" in five deltas: the first two came before the cut.
+	if want := []string{"messageStart", "delta Hel", "delta lo! "}; !slices.Equal(got, want) {
+		t.Errorf("client got %q; want the three events before the cut, %q", got, want)
 	}
 	_, row := e.rows()
 	if row.Direction != accesslog.DirectionError || !strings.Contains(row.Content, "ended early") || len(logLines(t, row.RawBody)) != 3 {
 		t.Errorf("row %s %d %q", row.Direction, row.StatusCode, row.Content)
+	}
+}
+
+// The proxy relays the frames that came before an upstream cut and then cuts the client's
+// stream too, so that a client cannot take the partial stream for a whole one. A raw client
+// reads until the connection ends.
+func TestStreamCutRaw(t *testing.T) {
+	e := newEnv(t)
+	req, err := http.NewRequest(http.MethodPost, e.h.URL()+"/model/"+url.PathEscape(sonnet)+"/converse-stream",
+		strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"x"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(fakebedrock.HeaderCutAfter, "3")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("status %d, body ended with %v; want 200 and an unexpected EOF", resp.StatusCode, err)
+	}
+	var events []string
+	r := bytes.NewReader(body)
+	for r.Len() > 0 {
+		m, err := eventstream.NewDecoder().Decode(r, nil)
+		if err != nil {
+			t.Fatalf("frame %d of %d bytes: %v", len(events)+1, len(body), err)
+		}
+		events = append(events, m.Headers.Get(":event-type").String())
+	}
+	if strings.Join(events, " ") != "messageStart contentBlockDelta contentBlockDelta" {
+		t.Fatalf("client got the frames %v; want the three before the cut", events)
+	}
+	row := e.h.Row(e.h.Rows(e.h.RequestID(resp)), accesslog.DirectionError)
+	if !strings.Contains(row.Content, "upstream stream ended early") || len(logLines(t, row.RawBody)) != 3 {
+		t.Errorf("error row %d %q with %d raw_body lines", row.StatusCode, row.Content, len(logLines(t, row.RawBody)))
 	}
 }
 
@@ -505,7 +569,8 @@ func TestSessionTokenAndClientToken(t *testing.T) {
 		b.SessionToken, f.SessionToken = "proxy-session-token", "proxy-session-token"
 	})
 	client := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(e.h.URL()),
-		Credentials: staticCreds(clientKeyID, clientSecret, "client-session-token"), Retryer: aws.NopRetryer{}})
+		Credentials: staticCreds(clientKeyID, clientSecret, "client-session-token"), Retryer: aws.NopRetryer{},
+		HTTPClient: sdkHTTPClient(nil)})
 	if _, err := client.Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String(sonnet), Messages: []types.Message{userMessage("x")}}); err != nil {
 		t.Fatal(err)
 	}

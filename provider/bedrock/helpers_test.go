@@ -84,8 +84,15 @@ func (e *env) newClient(base string) *bedrockruntime.Client {
 		BaseEndpoint: aws.String(base),
 		Credentials:  credentials.NewStaticCredentialsProvider(clientKeyID, clientSecret, ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   &http.Client{Transport: e.last},
+		HTTPClient:   sdkHTTPClient(e.last),
 	})
+}
+
+// sdkHTTPClient is the HTTP client of the tests' SDK clients. Without SDKTransport the SDK's
+// own transport sometimes closes the connection under a stream, so the proxy logs 499 and the
+// client loses frames (see fakebedrock.SDKTransport).
+func sdkHTTPClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: fakebedrock.SDKTransport(rt)}
 }
 
 // lastResponse records the headers of the last response a client received.
