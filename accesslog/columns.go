@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // TimeLayout is how created_at is stored: UTC, microseconds, the spelling the original Python
@@ -107,13 +109,22 @@ func selectSQL(extra []string) string {
 	return b.String()
 }
 
-// appendInsertArgs appends the values of one row in insertSQL's column order.
+// rowArgs builds the values of rows for insertSQL, reusing its buffers from one row to the
+// next. The zero value is ready to use.
+type rowArgs struct {
+	args []any
+	keys []string // header names, sorted
+	buf  []byte   // JSON being encoded
+}
+
+// appendInsertArgs returns the values of one row in insertSQL's column order, in a slice
+// that the next call overwrites.
 //
 // Zero values that mean "none" or "unknown" are stored as NULL, so that SQL aggregates skip
 // them: empty strings and bodies, a zero status, zero times and cost, no chunk times. Token
 // counts are stored as they are, since zero is a count.
-func appendInsertArgs(args []any, r *Record, cols []Column) []any {
-	args = append(args,
+func (a *rowArgs) appendInsertArgs(r *Record, cols []Column) []any {
+	a.args = append(a.args[:0],
 		r.RequestID,
 		timeArg(r.CreatedAt),
 		nullString(r.Direction),
@@ -122,7 +133,7 @@ func appendInsertArgs(args []any, r *Record, cols []Column) []any {
 		nullString(r.FunctionCall),
 		nullString(r.ToolCalls),
 		nullBytes(r.RawBody),
-		headersArg(r.RawHeaders),
+		a.headersArg(r.RawHeaders),
 		nullString(r.Model),
 		int64(r.PromptTokens),
 		int64(r.CompletionTokens),
@@ -139,13 +150,13 @@ func appendInsertArgs(args []any, r *Record, cols []Column) []any {
 		int64(r.ReasoningTokens),
 		r.TokensEstimated,
 		nullFloat(r.CostUSD),
-		chunkTimesArg(r.ChunkTimes),
+		a.chunkTimesArg(r.ChunkTimes),
 		nullBytes(r.UpstreamBody),
 	)
 	for _, c := range cols {
-		args = append(args, customArg(r.Extra[c.Name]))
+		a.args = append(a.args, customArg(r.Extra[c.Name]))
 	}
-	return args
+	return a.args
 }
 
 func timeArg(t time.Time) any {
@@ -163,11 +174,17 @@ func nullString(s string) any {
 }
 
 // nullBytes binds a body as TEXT, byte for byte: invalid UTF-8 is kept as it is.
+//
+// The string shares the body's bytes instead of copying them. That is safe because a
+// Record's bytes do not change once it is written, and because modernc.org/sqlite copies
+// every TEXT value into SQLite's own memory as it binds it (conn.bindText, libc.CString):
+// nothing reads the string after the statement's Exec returns. A []byte would bind as a BLOB
+// instead, which changes what typeof() and the readers of the database see.
 func nullBytes(b []byte) any {
 	if len(b) == 0 {
 		return nil
 	}
-	return string(b)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func nullInt(n int) any {
@@ -184,32 +201,70 @@ func nullFloat(f float64) any {
 	return f
 }
 
-// headersArg encodes headers as a JSON object of name to value, several values joined by ", ".
-func headersArg(h http.Header) any {
+// headersArg encodes headers as a JSON object of name to value, several values joined by
+// ", ", with the names sorted: what encoding/json makes of a map[string]string without
+// HTML escaping, which is how the rows written so far were made.
+func (a *rowArgs) headersArg(h http.Header) any {
 	if len(h) == 0 {
 		return nil
 	}
-	m := make(map[string]string, len(h))
-	for k, v := range h {
-		m[k] = strings.Join(v, ", ")
+	a.keys = a.keys[:0]
+	for k := range h {
+		a.keys = append(a.keys, k)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil // a map of strings always encodes
+	slices.Sort(a.keys)
+	b := append(a.buf[:0], '{')
+	for i, k := range a.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':', '"')
+		for j, v := range h[k] {
+			if j > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendJSONStringBody(b, v)
+		}
+		b = append(b, '"')
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	b = append(b, '}')
+	a.buf = b
+	return string(b)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json spells it without HTML
+// escaping.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = appendJSONStringBody(b, s)
+	return append(b, '"')
+}
+
+// appendJSONStringBody appends s as the inside of a JSON string. Header names and values are
+// printable ASCII nearly always, which needs no escaping; anything else is left to
+// encoding/json's own rules (control characters, invalid UTF-8, U+2028 and U+2029).
+func appendJSONStringBody(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s) // a string always encodes, as "...", and a newline
+			q := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+			return append(b, q[1:len(q)-1]...)
+		}
+	}
+	return append(b, s...)
 }
 
 // chunkTimesArg encodes chunk offsets as a JSON array of milliseconds; a non-finite value,
 // which JSON cannot spell, becomes null.
-func chunkTimesArg(ts []float64) any {
+func (a *rowArgs) chunkTimesArg(ts []float64) any {
 	if len(ts) == 0 {
 		return nil
 	}
-	b := make([]byte, 0, 2+len(ts)*8)
-	b = append(b, '[')
+	b := append(a.buf[:0], '[')
 	for i, t := range ts {
 		if i > 0 {
 			b = append(b, ',')
@@ -221,6 +276,7 @@ func chunkTimesArg(ts []float64) any {
 		b = strconv.AppendFloat(b, t, 'f', -1, 64)
 	}
 	b = append(b, ']')
+	a.buf = b
 	return string(b)
 }
 

@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,8 +20,19 @@ const DefaultDSN = "aiproxy.db"
 //     the relative path aiproxy.db, "sqlite:////var/lib/aiproxy.db" the absolute path
 //     /var/lib/aiproxy.db, and "sqlite://aiproxy.db" also the relative path; a bare
 //     "sqlite://" (or "sqlite:///") is a private in-memory database;
-//   - "postgres://..." or "postgresql://...", which this build cannot open yet.
+//   - "postgres://..." or "postgresql://...", a PostgreSQL database opened with OpenPostgres;
+//     SQLAlchemy's "postgresql+psycopg2://..." that the original's --connection_str took is
+//     read as "postgresql://...".
+//
+// Errors never show a PostgreSQL password.
 func Open(dsn string, cols ...Column) (Store, error) {
+	if u, ok := postgresURL(dsn); ok {
+		s, err := OpenPostgres(context.Background(), u, cols...)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	path, err := sqlitePath(dsn)
 	if err != nil {
 		return nil, err

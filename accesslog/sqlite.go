@@ -247,10 +247,9 @@ func (s *SQLiteStore) Insert(ctx context.Context, recs []*Record) error {
 // writes, the commit and the WAL checkpoints, not to the statement calls.
 func (s *SQLiteStore) insertRows(ctx context.Context, tx *sql.Tx, recs []*Record) error {
 	stmt := tx.StmtContext(ctx, s.insert)
-	args := make([]any, 0, len(insertColumns)+len(s.cols))
+	a := rowArgs{args: make([]any, 0, len(insertColumns)+len(s.cols))}
 	for _, r := range recs {
-		args = appendInsertArgs(args[:0], r, s.cols)
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if _, err := stmt.ExecContext(ctx, a.appendInsertArgs(r, s.cols)...); err != nil {
 			return err
 		}
 	}

@@ -57,9 +57,9 @@ func BenchmarkSQLiteInsert(b *testing.B) {
 // values of benchRecord's row bound to the prepared INSERT.
 func BenchmarkSQLiteInsertArgs(b *testing.B) {
 	r := benchRecord(1)
-	args := make([]any, 0, len(insertColumns))
+	var a rowArgs
 	b.ReportAllocs()
 	for b.Loop() {
-		args = appendInsertArgs(args[:0], r, nil)
+		a.appendInsertArgs(r, nil)
 	}
 }

@@ -104,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		{"config", "YAML configuration file (see README); flags given here override it", stringVar(&cfgFile), nil},
 		{"host", "address to listen on (default 127.0.0.1)", stringVar(&host), setHostPort},
 		{"port", "port to listen on (default 8000)", stringVar(&port), setHostPort},
-		{"db", "access log database: a SQLite file path (default aiproxy.db); alias --connection-str", stringVar(&db), func(c *config.Config) { c.Database = db }},
+		{"db", "access log database: a SQLite file path (default aiproxy.db) or postgres://user:pass@host/db; alias --connection-str", stringVar(&db), func(c *config.Config) { c.Database = db }},
 		{"connection-str", "same as --db", stringVar(&db), func(c *config.Config) { c.Database = db }},
 		{"openai-api-key", "OpenAI API key used upstream (env OPENAI_API_KEY); without one the client's own key is forwarded", stringVar(&oaKey), func(c *config.Config) { openaiSection(c).APIKey = oaKey }},
 		{"openai-base-url", "OpenAI-compatible upstream API root (env OPENAI_BASE_URL, default " + openai.DefaultBaseURL + ")", stringVar(&oaURL), func(c *config.Config) { openaiSection(c).BaseURL = oaURL }},
@@ -342,7 +342,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	logger.Info("aiproxy listening", "addr", "http://"+ln.Addr().String(), "database", cfg.Database, "version", aiproxy.Version)
+	logger.Info("aiproxy listening", "addr", "http://"+ln.Addr().String(), "database", accesslog.RedactDSN(cfg.Database), "version", aiproxy.Version)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/aiproxy-go/aiproxy"
@@ -312,5 +313,59 @@ func TestRefusesUpstreamPointingAtItself(t *testing.T) {
 	err = serve(context.Background(), cfg, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "own address") {
 		t.Fatalf("serve = %v", err)
+	}
+}
+
+// TestServePostgres logs into PostgreSQL through --db, as several instances would.
+func TestServePostgres(t *testing.T) {
+	dsn := os.Getenv("AIPROXY_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("AIPROXY_TEST_POSTGRES not set")
+	}
+	up := httptest.NewServer(fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{}))
+	defer up.Close()
+	var ids []string
+	for instance := range 2 {
+		cfg, err := parseFlags([]string{"--port", "0", "--connection_str", dsn, "--openai-base-url", up.URL + "/v1"}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		addrc := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, cfg, io.Discard, func(a string) { addrc <- a }) }()
+		var addr string
+		select {
+		case addr = <-addrc:
+		case err := <-done:
+			t.Fatalf("instance %d: %v", instance, err)
+		}
+		resp, err := http.Post("http://"+addr+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"pg"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		ids = append(ids, resp.Header.Get(aiproxy.HeaderRequestID))
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range ids {
+		var n int
+		var content string
+		if err := db.QueryRow(`SELECT COUNT(*), MAX(CASE WHEN direction = 'response' THEN content END) FROM accesslog WHERE request_id = $1`, id).Scan(&n, &content); err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 || content != "Hello! You said: pg" {
+			t.Errorf("request %s: %d rows, content %q", id, n, content)
+		}
 	}
 }

@@ -8,13 +8,12 @@
 package fakeanthropic
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // Options configures a [Server].
@@ -31,13 +30,7 @@ type Options struct {
 }
 
 // Recorded is one request as the fake received it.
-type Recorded struct {
-	Method   string      // the HTTP method
-	Path     string      // the URL path
-	RawQuery string      // the URL query without the "?"
-	Header   http.Header // a copy of the request headers
-	Body     []byte      // the whole request body
-}
+type Recorded = fakefault.Recorded
 
 // Server is the fake Anthropic API. Create it with [New]; it is safe for
 // concurrent use.
@@ -46,41 +39,15 @@ type Recorded struct {
 // text of the last user message, and token counts are word counts (see
 // [Server.ServeHTTP]).
 type Server struct {
-	opts Options
-	hits atomic.Int64
+	// Recorder gives the fake its Requests, Hits and Reset methods.
+	fakefault.Recorder[Recorded]
 
-	mu   sync.Mutex
-	reqs []Recorded
+	opts Options
 }
 
 // New returns a fake of the Anthropic API configured by opts.
 func New(opts Options) *Server {
 	return &Server{opts: opts}
-}
-
-// Requests returns a copy of the requests received since the fake was made
-// or last reset, in order of arrival.
-func (s *Server) Requests() []Recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.reqs) == 0 {
-		return nil
-	}
-	out := make([]Recorded, len(s.reqs))
-	copy(out, s.reqs)
-	return out
-}
-
-// Hits returns the number of requests received since the fake was made or
-// last reset, however they were answered.
-func (s *Server) Hits() int { return int(s.hits.Load()) }
-
-// Reset forgets the recorded requests and the hit count.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = nil
-	s.hits.Store(0)
 }
 
 // ServeHTTP answers one request. The routes are POST /v1/messages,
@@ -104,26 +71,21 @@ func (s *Server) Reset() {
 // prompt: input_tokens is what is left, as the real API reports it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, r: r, start: time.Now(), requestID: newID("req_011C", 20)}
-	s.hits.Add(1)
+	s.Hit()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // the client went away while sending
 	}
 	x.body = body
-	s.mu.Lock()
-	s.reqs = append(s.reqs, Recorded{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
-	if s.opts.OnRequest != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		s.opts.OnRequest(r)
-	}
+	s.Record(fakefault.NewRecorded(r, body))
+	fakefault.Notify(s.opts.OnRequest, r, body)
 
 	if err := x.f.parse(r.Header); err != nil {
-		x.f = faults{cutAfter: -1, streamError: -1}
+		x.f = faults{Faults: fakefault.New(5), streamError: -1}
 		x.writeError(http.StatusBadRequest, "invalid_request_error", "fakeanthropic: "+err.Error())
 		return
 	}
-	if x.f.delay > 0 && !sleep(r.Context(), x.f.delay) {
+	if !x.f.WaitDelay(r.Context()) {
 		return
 	}
 	if !s.authorized(x) {
@@ -133,8 +95,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.writeError(http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required")
 		return
 	}
-	if x.f.status != 0 {
-		x.writeStatusError(x.f.status)
+	if x.f.Status != 0 {
+		x.writeStatusError(x.f.Status)
 		return
 	}
 	s.route(x)
@@ -234,9 +196,5 @@ func (x *exchange) writeJSON(status int, body []byte) {
 	}
 	x.w.Header()["Content-Length"] = []string{itoa(len(body))}
 	x.w.WriteHeader(status)
-	if x.f.cutAfter >= 0 && x.f.cutAfter < len(body) {
-		_, _ = x.w.Write(body[:x.f.cutAfter])
-		abort(x.w)
-	}
-	_, _ = x.w.Write(body)
+	x.f.WriteBody(x.w, body)
 }

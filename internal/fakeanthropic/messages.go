@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // replyPrefix starts every text reply.
@@ -178,16 +179,10 @@ func (x *exchange) newReply(req *messagesRequest) *reply {
 		rp.thinking = true
 		rp.signature = newSignature()
 		if req.Thinking.Display != "omitted" {
-			rp.thought = pad("The user said: "+last+". I will answer by echoing it.", x.f.chunks)
+			rp.thought = fakefault.Pad("The user said: "+last+". I will answer by echoing it.", x.f.Chunks)
 		}
 	}
-	k := x.f.toolCalls
-	if k < 0 {
-		k = 0
-		if len(req.Tools) > 0 && strings.Contains(last, "use tools") {
-			k = len(req.Tools)
-		}
-	}
+	k := x.f.ToolCallCount(len(req.Tools), last)
 	for i := range k {
 		name := "get_weather"
 		if len(req.Tools) > 0 {
@@ -196,11 +191,8 @@ func (x *exchange) newReply(req *messagesRequest) *reply {
 		rp.calls = append(rp.calls, toolUse{id: newID("toolu_01", 22), name: name,
 			input: `{"location":` + string(appendString(nil, cities[i%len(cities)])) + `}`})
 	}
-	switch {
-	case x.f.hasReply:
-		rp.text = pad(x.f.reply, x.f.chunks)
-	case k == 0:
-		rp.text = pad(replyPrefix+last, x.f.chunks)
+	if x.f.HasReply || k == 0 {
+		rp.text = x.f.ReplyText(replyPrefix + last)
 	}
 	if k > 0 {
 		rp.stopReason = "tool_use"
@@ -323,11 +315,11 @@ func (rp *reply) stream(x *exchange) {
 		b := []byte(`{"type":"` + typ + `","` + field + `":`)
 		return append(appendString(b, value), '}')
 	}
-	n := x.f.chunks
+	n := x.f.Chunks
 	if rp.thinking {
 		var ds [][]byte
 		if rp.thought != "" {
-			for _, piece := range split(rp.thought, n) {
+			for _, piece := range fakefault.Split(rp.thought, n) {
 				ds = append(ds, delta("thinking_delta", "thinking", piece))
 			}
 		}
@@ -338,7 +330,7 @@ func (rp *reply) stream(x *exchange) {
 	}
 	if rp.text != "" {
 		var ds [][]byte
-		for _, piece := range split(rp.text, n) {
+		for _, piece := range fakefault.Split(rp.text, n) {
 			ds = append(ds, delta("text_delta", "text", piece))
 		}
 		if block(wireBlock{Type: "text", Text: &empty}, ds) != nil {
@@ -348,7 +340,7 @@ func (rp *reply) stream(x *exchange) {
 	for _, c := range rp.calls {
 		// The real API opens a tool's input with an empty fragment.
 		ds := [][]byte{delta("input_json_delta", "partial_json", "")}
-		for _, piece := range split(c.input, n) {
+		for _, piece := range fakefault.Split(c.input, n) {
 			ds = append(ds, delta("input_json_delta", "partial_json", piece))
 		}
 		if block(wireBlock{Type: "tool_use", ID: c.id, Name: c.name, Input: json.RawMessage(`{}`)}, ds) != nil {

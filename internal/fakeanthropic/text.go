@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // idAlphabet is the base58 alphabet of the real API's ids.
@@ -58,37 +57,6 @@ func marshal(v any) []byte {
 // words counts the words of s, the fake's unit of tokens.
 func words(s string) int {
 	return len(strings.Fields(s))
-}
-
-// pad returns s padded with "." so that it can be cut into n non-empty
-// pieces.
-func pad(s string, n int) string {
-	if c := utf8.RuneCountInString(s); c < n {
-		s += strings.Repeat(".", n-c)
-	}
-	return s
-}
-
-// split cuts s into n pieces of nearly equal length in runes, none empty
-// when s has at least n runes; n is at least 1.
-func split(s string, n int) []string {
-	runes := utf8.RuneCountInString(s)
-	if n > runes {
-		n = max(runes, 1)
-	}
-	pieces := make([]string, 0, n)
-	start, i, r := 0, 0, 0
-	for k := 1; k < n; k++ {
-		end := runes * k / n
-		for r < end {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-			r++
-		}
-		pieces = append(pieces, s[start:i])
-		start = i
-	}
-	return append(pieces, s[start:])
 }
 
 // content is message content as requests carry it: a string, or an array

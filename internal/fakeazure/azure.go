@@ -25,9 +25,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
 )
 
@@ -53,13 +52,13 @@ type Options struct {
 // fakeupstream works, x-fake-status giving Azure's error bodies for 401, 404 and 429. A
 // stream's prompt filter chunk comes before the events that x-fake-cut-after counts.
 type Azure struct {
+	// Recorder gives the fake its Requests and Hits methods: the requests
+	// as they arrived (Azure path, query, headers with the api-key, body).
+	fakefault.Recorder[fakeupstream.Recorded]
+
 	key         string
 	deployments map[string]string
 	inner       *fakeupstream.OpenAI
-
-	hits atomic.Int64
-	mu   sync.Mutex
-	reqs []fakeupstream.Recorded
 }
 
 // New returns a fake Azure OpenAI resource configured by opts.
@@ -80,29 +79,10 @@ func New(opts Options) *Azure {
 	}
 }
 
-// Requests returns a copy of the requests received since the fake was made or last reset,
-// in order of arrival, as they arrived (Azure path, query, headers with the api-key, body).
-func (a *Azure) Requests() []fakeupstream.Recorded {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.reqs) == 0 {
-		return nil
-	}
-	out := make([]fakeupstream.Recorded, len(a.reqs))
-	copy(out, a.reqs)
-	return out
-}
-
-// Hits returns the number of requests received since the fake was made or last reset.
-func (a *Azure) Hits() int { return int(a.hits.Load()) }
-
 // Reset forgets the recorded requests and the hit count, and the OpenAI fake's counters
 // for x-fake-fail-first.
 func (a *Azure) Reset() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.reqs = nil
-	a.hits.Store(0)
+	a.Recorder.Reset()
 	a.inner.Reset()
 }
 
@@ -135,15 +115,12 @@ func parseRoute(path string) (route, bool) {
 // ServeHTTP answers one request; see the package documentation for what it checks, in
 // this order: route, api-version, key, deployment, stream_options, prompt filter.
 func (a *Azure) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.hits.Add(1)
+	a.Hit()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
 	}
-	a.mu.Lock()
-	a.reqs = append(a.reqs, fakeupstream.Recorded{Method: r.Method, Path: r.URL.Path,
-		RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	a.mu.Unlock()
+	a.Record(fakefault.NewRecorded(r, body))
 
 	rt, ok := parseRoute(r.URL.Path)
 	if !ok || r.Method != http.MethodPost {

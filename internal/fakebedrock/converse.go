@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // converseRequest is what the fake reads of a Converse request.
@@ -67,16 +69,7 @@ func (x *exchange) converse() {
 			}
 		}
 	}
-	calls := x.f.makeCalls(tools, last, "tooluse_")
-	text := ""
-	if len(calls) == 0 || x.f.hasReply {
-		text = x.f.replyText(last, x.f.chunks)
-	}
-	u := x.f.newUsage(promptTokens(texts, len(tools)), text, calls)
-	stop := "end_turn"
-	if len(calls) > 0 {
-		stop = "tool_use"
-	}
+	text, calls, u, stop := x.f.chat(texts, last, tools, "tooluse_")
 	if x.op == OpConverseStream {
 		x.converseStream(text, calls, u, stop)
 		return
@@ -124,7 +117,7 @@ func (x *exchange) converseStream(text string, calls []call, u usage, stop strin
 	}
 	idx := 0
 	if text != "" {
-		for _, piece := range split(text, x.f.chunks) {
+		for _, piece := range fakefault.Split(text, x.f.Chunks) {
 			if !send("contentBlockDelta", map[string]any{"contentBlockIndex": idx, "delta": map[string]any{"text": piece}}) {
 				return
 			}
@@ -139,7 +132,7 @@ func (x *exchange) converseStream(text string, calls []call, u usage, stop strin
 			"start": map[string]any{"toolUse": map[string]any{"name": c.name, "toolUseId": c.id}}}) {
 			return
 		}
-		for _, piece := range split(c.input, x.f.chunks) {
+		for _, piece := range fakefault.Split(c.input, x.f.Chunks) {
 			if !send("contentBlockDelta", map[string]any{"contentBlockIndex": idx,
 				"delta": map[string]any{"toolUse": map[string]any{"input": piece}}}) {
 				return

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
@@ -19,10 +20,9 @@ var errStop = errors.New("stream stopped")
 // frameWriter sends the frames of an event stream one at a time, each flushed once written,
 // with the delays, cut and exception that the request asks for.
 type frameWriter struct {
+	*fakefault.Stream
 	x    *exchange
 	enc  *eventstream.Encoder
-	fl   http.Flusher
-	sent int
 	buf  bytes.Buffer
 	done bool // an exception ended the stream
 	cut  bool // the connection is being aborted
@@ -36,13 +36,7 @@ func (x *exchange) startStream(extra map[string]string) *frameWriter {
 	for k, v := range extra {
 		h.Set(k, v)
 	}
-	x.w.WriteHeader(http.StatusOK)
-	fl, _ := x.w.(http.Flusher)
-	s := &frameWriter{x: x, enc: eventstream.NewEncoder(), fl: fl}
-	if fl != nil {
-		fl.Flush()
-	}
-	return s
+	return &frameWriter{Stream: x.f.StartStream(x.r.Context(), x.w), x: x, enc: eventstream.NewEncoder()}
 }
 
 // event sends one event frame whose payload is v marshalled to JSON. When the request asked
@@ -51,7 +45,7 @@ func (s *frameWriter) event(eventType string, v any) error {
 	if s.done {
 		return errStop
 	}
-	if s.x.f.exception != "" && s.sent == s.x.f.exceptionAfter {
+	if s.x.f.exception != "" && s.Sent() == s.x.f.exceptionAfter {
 		return s.exception()
 	}
 	payload, err := json.Marshal(v)
@@ -76,10 +70,8 @@ func (s *frameWriter) finish() {
 		_ = s.exception()
 	}
 	if s.x.f.endDelay > 0 {
-		if s.fl != nil {
-			s.fl.Flush()
-		}
-		sleep(s.x.r.Context(), s.x.f.endDelay)
+		s.Flush()
+		fakefault.Sleep(s.x.r.Context(), s.x.f.endDelay)
 	}
 }
 
@@ -125,25 +117,19 @@ func exceptionMessage(typ string) string {
 // send encodes and writes one frame, flushed when flush is set, aborting the connection
 // instead when x-fake-cut-after frames were sent.
 func (s *frameWriter) send(msg eventstream.Message, flush bool) error {
-	x := s.x
-	if s.sent > 0 && x.f.chunkDelay > 0 && !sleep(x.r.Context(), x.f.chunkDelay) {
-		return errStop
-	}
-	if s.sent == x.f.cutAfter {
-		s.cut = true
-		abort(x.w)
-	}
 	s.buf.Reset()
 	if err := s.enc.Encode(&s.buf, msg); err != nil {
 		return err
 	}
-	if _, err := x.w.Write(s.buf.Bytes()); err != nil {
+	// finish, deferred, must not write after the abort.
+	s.cut = s.Sent() == s.x.f.CutAfter
+	send := s.Send
+	if !flush {
+		send = s.SendBuffered
+	}
+	if send(s.buf.Bytes()) != nil {
 		return errStop
 	}
-	if flush && s.fl != nil {
-		s.fl.Flush()
-	}
-	s.sent++
 	return nil
 }
 
@@ -155,12 +141,10 @@ func (x *exchange) writeJSON(body []byte, extra map[string]string) {
 	for k, v := range extra {
 		h.Set(k, v)
 	}
-	if x.f.cutAfter >= 0 && x.f.cutAfter < len(body) {
-		x.w.WriteHeader(http.StatusOK)
-		_, _ = x.w.Write(body[:x.f.cutAfter])
-		abort(x.w)
+	if !x.f.Cuts(len(body)) {
+		// A body cut short goes without its length, chunked.
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	x.w.WriteHeader(http.StatusOK)
-	_, _ = x.w.Write(body)
+	x.f.WriteBody(x.w, body)
 }

@@ -10,14 +10,13 @@
 package fakebedrock
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // Default credentials and region of a fake whose Options leave them empty.
@@ -65,11 +64,10 @@ type Recorded struct {
 
 // Bedrock is the fake. It is safe for concurrent use.
 type Bedrock struct {
-	opts Options
-	hits atomic.Int64
+	// Recorder gives the fake its Requests, Hits and Reset methods.
+	fakefault.Recorder[Recorded]
 
-	mu   sync.Mutex
-	reqs []Recorded
+	opts Options
 }
 
 // New returns a fake configured by opts.
@@ -87,27 +85,6 @@ func New(opts Options) *Bedrock {
 		opts.Now = time.Now
 	}
 	return &Bedrock{opts: opts}
-}
-
-// Requests returns the requests received since the fake was made or last reset, in order.
-func (b *Bedrock) Requests() []Recorded {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.reqs) == 0 {
-		return nil
-	}
-	return append([]Recorded(nil), b.reqs...)
-}
-
-// Hits returns the number of requests received since the fake was made or last reset.
-func (b *Bedrock) Hits() int { return int(b.hits.Load()) }
-
-// Reset forgets the recorded requests and the hit count.
-func (b *Bedrock) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.reqs = nil
-	b.hits.Store(0)
 }
 
 // Operations of the Bedrock runtime that the fake serves.
@@ -128,7 +105,7 @@ const (
 // prompt, plus 20 per tool; the reply its words, plus 8 and a quarter of the length of
 // name and input per tool call.
 func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.hits.Add(1)
+	b.Hit()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
@@ -137,17 +114,12 @@ func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	modelID, op, routed := parsePath(path)
 	rec := Recorded{Method: r.Method, Path: path, ModelID: modelID, Operation: op, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body}
-	if b.opts.OnRequest != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		b.opts.OnRequest(r)
-	}
+	fakefault.Notify(b.opts.OnRequest, r, body)
 	sigErr := b.verify(r, path, body)
 	if sigErr != nil {
 		rec.SignatureError = sigErr.message
 	}
-	b.mu.Lock()
-	b.reqs = append(b.reqs, rec)
-	b.mu.Unlock()
+	b.Record(rec)
 
 	x := &exchange{w: w, r: r, body: body, modelID: modelID, op: op, start: time.Now()}
 	if sigErr != nil {
@@ -158,11 +130,11 @@ func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.writeError(http.StatusBadRequest, "ValidationException", "fakebedrock: "+err.Error())
 		return
 	}
-	if x.f.delay > 0 && !sleep(r.Context(), x.f.delay) {
+	if !x.f.WaitDelay(r.Context()) {
 		return
 	}
-	if x.f.status != 0 {
-		x.writeStatusError(x.f.status)
+	if x.f.Status != 0 {
+		x.writeStatusError(x.f.Status)
 		return
 	}
 	if !routed || r.Method != http.MethodPost {

@@ -1,14 +1,13 @@
 package fakebedrock
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // The request headers that shape the fake's reply. A proxy forwards headers it does not
@@ -16,25 +15,25 @@ import (
 const (
 	// HeaderStatus makes the fake answer this status (400 to 599) with the AWS error of
 	// that status (429 ThrottlingException, 503 ServiceUnavailableException, ...).
-	HeaderStatus = "X-Fake-Status"
+	HeaderStatus = fakefault.HeaderStatus
 	// HeaderDelay is a wait before the reply, as a Go duration or milliseconds.
-	HeaderDelay = "X-Fake-Delay"
+	HeaderDelay = fakefault.HeaderDelay
 	// HeaderChunkDelay is a wait between two frames of a stream.
-	HeaderChunkDelay = "X-Fake-Chunk-Delay"
+	HeaderChunkDelay = fakefault.HeaderChunkDelay
 	// HeaderEndDelay is a wait between the last frame of a stream, flushed, and the end of
 	// the body. Without it an exception frame goes out together with the end of the body
 	// (the last event frame is flushed on its own, as every event frame is).
 	HeaderEndDelay = "X-Fake-End-Delay"
 	// HeaderCutAfter makes the fake send N frames of a stream (N bytes of a body) and then
 	// abort the connection.
-	HeaderCutAfter = "X-Fake-Cut-After"
+	HeaderCutAfter = fakefault.HeaderCutAfter
 	// HeaderChunks is the number of text deltas of a stream (5 when absent); tool inputs
 	// are cut into as many fragments.
-	HeaderChunks = "X-Fake-Chunks"
+	HeaderChunks = fakefault.HeaderChunks
 	// HeaderToolCalls makes the assistant call this many tools, the request's tools in
 	// turn. Without it, a request with tools whose last user text contains "use tools"
 	// gets one call per tool.
-	HeaderToolCalls = "X-Fake-Tool-Calls"
+	HeaderToolCalls = fakefault.HeaderToolCalls
 	// HeaderStreamException makes a stream end, after HeaderExceptionAfter frames, with an
 	// exception frame of this type: throttlingException, modelStreamErrorException,
 	// internalServerException, serviceUnavailableException, validationException or
@@ -45,25 +44,18 @@ const (
 	// absent: the message start and the first delta).
 	HeaderExceptionAfter = "X-Fake-Exception-After"
 	// HeaderCachedTokens sets the tokens read from the prompt cache.
-	HeaderCachedTokens = "X-Fake-Cached-Tokens"
+	HeaderCachedTokens = fakefault.HeaderCachedTokens
 	// HeaderReply replaces the text of the reply.
-	HeaderReply = "X-Fake-Reply"
+	HeaderReply = fakefault.HeaderReply
 )
 
 // faults is what the x-fake-* headers of one request ask for.
 type faults struct {
-	status         int
-	delay          time.Duration
-	chunkDelay     time.Duration
+	fakefault.Faults
 	endDelay       time.Duration
-	cutAfter       int // -1 when absent
-	chunks         int
-	toolCalls      int // -1 when absent
 	exception      string
 	exceptionAfter int
 	cachedTokens   int
-	reply          string
-	hasReply       bool
 }
 
 // streamExceptions are the exception frames of the two stream operations, with the HTTP
@@ -79,86 +71,26 @@ var streamExceptions = map[string]int{
 
 // parse reads the x-fake-* headers; a value that cannot be read is an error.
 func (f *faults) parse(h http.Header) error {
-	*f = faults{cutAfter: -1, chunks: 5, toolCalls: -1, exceptionAfter: 2}
-	var err error
-	intHeader := func(name string, dst *int, lo int) {
-		v, ok := h[name]
-		if !ok || err != nil {
-			return
+	*f = faults{Faults: fakefault.New(5), exceptionAfter: 2}
+	p := fakefault.NewParser(h)
+	f.Read(p)
+	p.Int(HeaderExceptionAfter, &f.exceptionAfter, 0)
+	p.Int(HeaderCachedTokens, &f.cachedTokens, 0)
+	p.Duration(HeaderEndDelay, &f.endDelay)
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if v, ok := p.String(HeaderStreamException); ok {
+		if _, known := streamExceptions[v]; !known {
+			return fmt.Errorf("bad x-fake-stream-exception header %q", v)
 		}
-		n, e := strconv.Atoi(strings.TrimSpace(v[0]))
-		if e != nil || n < lo {
-			err = fmt.Errorf("bad %s header %q: want an integer of at least %d", strings.ToLower(name), v[0], lo)
-			return
-		}
-		*dst = n
+		f.exception = v
 	}
-	durHeader := func(name string, dst *time.Duration) {
-		v, ok := h[name]
-		if !ok || err != nil {
-			return
-		}
-		d, e := parseDelay(v[0])
-		if e != nil {
-			err = fmt.Errorf("bad %s header %q: want a duration such as 200ms", strings.ToLower(name), v[0])
-			return
-		}
-		*dst = d
+	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
+		// Unlike the other fakes, this one takes no 200 for "no fault".
+		return fmt.Errorf("bad x-fake-status header %d: want 400 to 599", f.Status)
 	}
-	intHeader(HeaderStatus, &f.status, 0)
-	intHeader(HeaderCutAfter, &f.cutAfter, 0)
-	intHeader(HeaderChunks, &f.chunks, 1)
-	intHeader(HeaderToolCalls, &f.toolCalls, 0)
-	intHeader(HeaderExceptionAfter, &f.exceptionAfter, 0)
-	intHeader(HeaderCachedTokens, &f.cachedTokens, 0)
-	durHeader(HeaderDelay, &f.delay)
-	durHeader(HeaderChunkDelay, &f.chunkDelay)
-	durHeader(HeaderEndDelay, &f.endDelay)
-	if v, ok := h[HeaderReply]; ok {
-		f.reply, f.hasReply = v[0], true
-	}
-	if v, ok := h[HeaderStreamException]; ok && err == nil {
-		if _, known := streamExceptions[v[0]]; !known {
-			err = fmt.Errorf("bad x-fake-stream-exception header %q", v[0])
-		}
-		f.exception = v[0]
-	}
-	if err == nil && f.status != 0 && (f.status < 400 || f.status > 599) {
-		err = fmt.Errorf("bad x-fake-status header %d: want 400 to 599", f.status)
-	}
-	return err
-}
-
-func parseDelay(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, errors.New("bad duration")
-	}
-	return d, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// abort cuts the connection after flushing what was written, so the client sees an
-// unexpected EOF.
-func abort(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	panic(http.ErrAbortHandler)
+	return nil
 }
 
 // errorFor is the AWS error type and message that Bedrock answers with a status.

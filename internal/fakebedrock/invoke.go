@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // anthropicVersion is the only anthropic_version Bedrock accepts in a messages body.
@@ -100,16 +102,7 @@ func (x *exchange) invoke() {
 	for i, t := range req.Tools {
 		tools[i] = t.Name
 	}
-	calls := x.f.makeCalls(tools, last, "toolu_bdrk_01")
-	text := ""
-	if len(calls) == 0 || x.f.hasReply {
-		text = x.f.replyText(last, x.f.chunks)
-	}
-	u := x.f.newUsage(promptTokens(texts, len(tools)), text, calls)
-	stop := "end_turn"
-	if len(calls) > 0 {
-		stop = "tool_use"
-	}
+	text, calls, u, stop := x.f.chat(texts, last, tools, "toolu_bdrk_01")
 	id := newID("msg_bdrk_01", 22, alnum)
 	model := answerModel(x.modelID)
 	if x.op == OpInvokeStream {
@@ -183,7 +176,7 @@ func (x *exchange) messagesStream(id, model, text string, calls []call, u usage,
 		if !chunk(s, map[string]any{"type": "content_block_start", "index": idx, "content_block": map[string]any{"type": "text", "text": ""}}) {
 			return
 		}
-		for _, piece := range split(text, x.f.chunks) {
+		for _, piece := range fakefault.Split(text, x.f.Chunks) {
 			if !chunk(s, map[string]any{"type": "content_block_delta", "index": idx, "delta": map[string]any{"type": "text_delta", "text": piece}}) {
 				return
 			}
@@ -198,7 +191,7 @@ func (x *exchange) messagesStream(id, model, text string, calls []call, u usage,
 			"content_block": map[string]any{"type": "tool_use", "id": c.id, "name": c.name, "input": map[string]any{}}}) {
 			return
 		}
-		for _, piece := range split(c.input, x.f.chunks) {
+		for _, piece := range fakefault.Split(c.input, x.f.Chunks) {
 			if !chunk(s, map[string]any{"type": "content_block_delta", "index": idx,
 				"delta": map[string]any{"type": "input_json_delta", "partial_json": piece}}) {
 				return
@@ -232,12 +225,12 @@ func (x *exchange) complete(req *invokeRequest) {
 		return
 	}
 	last := lastHumanTurn(prompt)
-	text := " " + x.f.replyText(last, x.f.chunks)
+	text := " " + x.f.ReplyText(replyPrefix+last)
 	u := x.f.newUsage(promptTokens([]string{prompt}, 0), text, nil)
 	if x.op == OpInvokeStream {
 		s := x.startStream(streamHeaders())
 		defer s.finish()
-		for _, piece := range split(text, x.f.chunks) {
+		for _, piece := range fakefault.Split(text, x.f.Chunks) {
 			if !chunk(s, map[string]any{"completion": piece, "stop_reason": nil, "stop": nil}) {
 				return
 			}

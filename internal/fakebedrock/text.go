@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // replyPrefix starts every text reply.
@@ -58,41 +57,6 @@ func padding() string {
 // words counts the words of s, the fake's unit of tokens.
 func words(s string) int { return len(strings.Fields(s)) }
 
-// replyText is the assistant's text for the last user text, padded with "." so that it can
-// be cut into n pieces.
-func (f *faults) replyText(last string, n int) string {
-	s := replyPrefix + last
-	if f.hasReply {
-		s = f.reply
-	}
-	if c := utf8.RuneCountInString(s); c < n {
-		s += strings.Repeat(".", n-c)
-	}
-	return s
-}
-
-// split cuts s into n pieces of nearly equal length in runes, none empty when s has at
-// least n runes.
-func split(s string, n int) []string {
-	runes := utf8.RuneCountInString(s)
-	if n > runes {
-		n = max(runes, 1)
-	}
-	pieces := make([]string, 0, n)
-	start, i, r := 0, 0, 0
-	for k := 1; k < n; k++ {
-		end := runes * k / n
-		for r < end {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-			r++
-		}
-		pieces = append(pieces, s[start:i])
-		start = i
-	}
-	return append(pieces, s[start:])
-}
-
 // cities give each tool call its own input.
 var cities = []string{"Paris", "London", "Tokyo", "New York", "Berlin", "Madrid", "Rome", "Sydney"}
 
@@ -104,13 +68,7 @@ type call struct {
 // makeCalls returns the calls to make: x-fake-tool-calls of them, or one per tool when
 // the last user text asks to "use tools".
 func (f *faults) makeCalls(tools []string, last string, idPrefix string) []call {
-	k := f.toolCalls
-	if k < 0 {
-		k = 0
-		if len(tools) > 0 && strings.Contains(last, "use tools") {
-			k = len(tools)
-		}
-	}
+	k := f.ToolCallCount(len(tools), last)
 	calls := make([]call, k)
 	for i := range calls {
 		name := "get_weather"
@@ -121,6 +79,21 @@ func (f *faults) makeCalls(tools []string, last string, idPrefix string) []call 
 			input: `{"location":` + strconv.Quote(cities[i%len(cities)]) + `}`}
 	}
 	return calls
+}
+
+// chat plans the assistant's answer to a chat of these message texts, whose last user text
+// is last, offering these tools: its text, its tool calls (ids starting with idPrefix),
+// their usage and the stop reason.
+func (f *faults) chat(texts []string, last string, tools []string, idPrefix string) (text string, calls []call, u usage, stop string) {
+	calls = f.makeCalls(tools, last, idPrefix)
+	if len(calls) == 0 || f.HasReply {
+		text = f.ReplyText(replyPrefix + last)
+	}
+	stop = "end_turn"
+	if len(calls) > 0 {
+		stop = "tool_use"
+	}
+	return text, calls, f.newUsage(promptTokens(texts, len(tools)), text, calls), stop
 }
 
 // usage is the token count of one exchange.

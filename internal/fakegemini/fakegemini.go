@@ -9,14 +9,13 @@
 package fakegemini
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // The request headers that shape a reply. The proxy forwards headers it does not know, so a
@@ -24,32 +23,32 @@ import (
 const (
 	// HeaderStatus makes the fake answer this status (400 to 599) with the API's error body
 	// for it; 200 means no fault.
-	HeaderStatus = "X-Fake-Status"
+	HeaderStatus = fakefault.HeaderStatus
 	// HeaderDelay is a wait before the reply's headers, as a Go duration ("200ms") or a
 	// number of milliseconds; it ends early if the client goes away.
-	HeaderDelay = "X-Fake-Delay"
+	HeaderDelay = fakefault.HeaderDelay
 	// HeaderChunkDelay is a wait between two chunks of a stream, as HeaderDelay.
-	HeaderChunkDelay = "X-Fake-Chunk-Delay"
+	HeaderChunkDelay = fakefault.HeaderChunkDelay
 	// HeaderCutAfter makes the fake send N chunks of a stream (N bytes of a reply that is
 	// not a stream) and then abort the connection. A reply of N chunks or fewer is whole.
-	HeaderCutAfter = "X-Fake-Cut-After"
+	HeaderCutAfter = fakefault.HeaderCutAfter
 	// HeaderChunks is the number of text chunks of a stream (3 when absent); the reply is
 	// padded with "." when it has fewer characters.
-	HeaderChunks = "X-Fake-Chunks"
+	HeaderChunks = fakefault.HeaderChunks
 	// HeaderToolCalls makes the model answer with this many function calls, cycling
 	// through the declared functions. Without it, a request that declares functions and
 	// whose last user text contains "use tools", or whose toolConfig's function calling
 	// mode is ANY, gets one call per declared function.
-	HeaderToolCalls = "X-Fake-Tool-Calls"
+	HeaderToolCalls = fakefault.HeaderToolCalls
 	// HeaderThoughts sets the thoughtsTokenCount of the usage. When the request's
 	// generationConfig.thinkingConfig.includeThoughts is true, the answer also starts with
 	// a thought part.
 	HeaderThoughts = "X-Fake-Thoughts"
 	// HeaderCachedTokens sets the cachedContentTokenCount of the usage, at most the prompt
 	// tokens.
-	HeaderCachedTokens = "X-Fake-Cached-Tokens"
+	HeaderCachedTokens = fakefault.HeaderCachedTokens
 	// HeaderReply replaces the whole text of the model's answer.
-	HeaderReply = "X-Fake-Reply"
+	HeaderReply = fakefault.HeaderReply
 )
 
 // Options configures a [Server].
@@ -65,51 +64,22 @@ type Options struct {
 }
 
 // Recorded is one request as the fake received it.
-type Recorded struct {
-	Method   string      // the HTTP method
-	Path     string      // the URL path
-	RawQuery string      // the URL query without the "?"
-	Header   http.Header // a copy of the request headers
-	Body     []byte      // the whole request body
-}
+type Recorded = fakefault.Recorded
 
 // Server is the fake Gemini API. Create it with [New]; it is safe for concurrent use.
 //
 // Replies are deterministic: the model says "Hello! You said: " and the text of the last
 // user turn, and token counts are word counts (see [Server.ServeHTTP]).
 type Server struct {
-	opts Options
-	hits atomic.Int64
+	// Recorder gives the fake its Requests, Hits and Reset methods.
+	fakefault.Recorder[Recorded]
 
-	mu   sync.Mutex
-	reqs []Recorded
+	opts Options
 }
 
 // New returns a fake of the Gemini API configured by opts.
 func New(opts Options) *Server {
 	return &Server{opts: opts}
-}
-
-// Requests returns a copy of the requests received since the fake was made or last reset,
-// in order of arrival.
-func (s *Server) Requests() []Recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.reqs) == 0 {
-		return nil
-	}
-	return append([]Recorded(nil), s.reqs...)
-}
-
-// Hits returns the number of requests received since the fake was made or last reset.
-func (s *Server) Hits() int { return int(s.hits.Load()) }
-
-// Reset forgets the recorded requests and the hit count.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = nil
-	s.hits.Store(0)
 }
 
 // ServeHTTP answers one request. The routes, under any API version (/v1beta, /v1,
@@ -130,35 +100,30 @@ func (s *Server) Reset() {
 // answer counts its words, a function call 8 plus a quarter of the length of its name and
 // arguments.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.hits.Add(1)
+	s.Hit()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
 	}
-	s.mu.Lock()
-	s.reqs = append(s.reqs, Recorded{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	s.mu.Unlock()
-	if s.opts.OnRequest != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		s.opts.OnRequest(r)
-	}
+	s.Record(fakefault.NewRecorded(r, body))
+	fakefault.Notify(s.opts.OnRequest, r, body)
 	x := &exchange{w: w, r: r, body: body, start: time.Now()}
 	x.model, x.method, x.version = parsePath(r.URL.Path)
 	x.sse = strings.EqualFold(r.URL.Query().Get("alt"), "sse")
 	x.arrayErrors = x.method == "streamGenerateContent" && !x.sse
 	if err := x.f.parse(r.Header); err != nil {
-		x.f = faults{cutAfter: -1}
+		x.f = faults{Faults: fakefault.New(3)}
 		x.writeError(http.StatusBadRequest, "fakegemini: "+err.Error(), "INVALID_ARGUMENT", nil)
 		return
 	}
-	if x.f.delay > 0 && !sleep(r.Context(), x.f.delay) {
+	if !x.f.WaitDelay(r.Context()) {
 		return
 	}
 	if !s.authorized(x) {
 		return
 	}
-	if x.f.status != 0 {
-		x.writeStatusError(x.f.status)
+	if x.f.Status != 0 {
+		x.writeStatusError(x.f.Status)
 		return
 	}
 	x.route()
@@ -291,11 +256,7 @@ func (x *exchange) writeBody(status int, contentType string, body []byte) {
 	x.setHeaders(contentType)
 	x.w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
 	x.w.WriteHeader(status)
-	if x.f.cutAfter >= 0 && x.f.cutAfter < len(body) {
-		_, _ = x.w.Write(body[:x.f.cutAfter])
-		abort(x.w)
-	}
-	_, _ = x.w.Write(body)
+	x.f.WriteBody(x.w, body)
 }
 
 // writeJSON sends v as the API writes bodies: indented by two spaces.

@@ -1,112 +1,30 @@
 package fakegemini
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // faults is what the x-fake-* headers of one request ask for.
 type faults struct {
-	status       int
-	delay        time.Duration
-	chunkDelay   time.Duration
-	cutAfter     int // -1 when absent
-	chunks       int
-	toolCalls    int // -1 when absent
+	fakefault.Faults
 	thoughts     int
 	cachedTokens int
-	reply        string
-	hasReply     bool
 }
 
 // parse reads the x-fake-* headers. A header whose value cannot be read is an error, so that
 // a mistake in a test does not go unnoticed.
 func (f *faults) parse(h http.Header) error {
-	*f = faults{cutAfter: -1, chunks: 3, toolCalls: -1}
-	var err error
-	intHeader := func(name string, dst *int, lo int) {
-		v, ok := h[name]
-		if !ok || err != nil {
-			return
-		}
-		n, e := strconv.Atoi(strings.TrimSpace(v[0]))
-		if e != nil || n < lo {
-			err = fmt.Errorf("bad %s header %q: want an integer of at least %d", strings.ToLower(name), v[0], lo)
-			return
-		}
-		*dst = n
-	}
-	durHeader := func(name string, dst *time.Duration) {
-		v, ok := h[name]
-		if !ok || err != nil {
-			return
-		}
-		d, e := parseDelay(v[0])
-		if e != nil {
-			err = fmt.Errorf("bad %s header %q: want a duration such as 200ms", strings.ToLower(name), v[0])
-			return
-		}
-		*dst = d
-	}
-	intHeader(HeaderStatus, &f.status, 0)
-	intHeader(HeaderCutAfter, &f.cutAfter, 0)
-	intHeader(HeaderChunks, &f.chunks, 1)
-	intHeader(HeaderToolCalls, &f.toolCalls, 0)
-	intHeader(HeaderThoughts, &f.thoughts, 0)
-	intHeader(HeaderCachedTokens, &f.cachedTokens, 0)
-	durHeader(HeaderDelay, &f.delay)
-	durHeader(HeaderChunkDelay, &f.chunkDelay)
-	if v, ok := h[HeaderReply]; ok {
-		f.reply, f.hasReply = v[0], true
-	}
-	if err != nil {
+	*f = faults{Faults: fakefault.New(3)}
+	p := fakefault.NewParser(h)
+	f.Read(p)
+	p.Int(HeaderThoughts, &f.thoughts, 0)
+	p.Int(HeaderCachedTokens, &f.cachedTokens, 0)
+	if err := p.Err(); err != nil {
 		return err
 	}
-	if f.status == http.StatusOK {
-		f.status = 0
-	}
-	if f.status != 0 && (f.status < 400 || f.status > 599) {
-		return fmt.Errorf("bad x-fake-status header %d: want 400 to 599", f.status)
-	}
-	return nil
-}
-
-// parseDelay reads a Go duration or a plain number of milliseconds.
-func parseDelay(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, errors.New("bad duration")
-	}
-	return d, nil
-}
-
-// sleep waits for d, or until ctx is done; it reports whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// abort ends the handler so that the client sees the connection cut.
-func abort(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	panic(http.ErrAbortHandler)
+	return f.CheckStatus()
 }
 
 // errorInfo is a google.rpc.ErrorInfo detail.

@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // replyPrefix starts every text answer.
@@ -208,7 +209,7 @@ func (x *exchange) answerTo(req *generateRequest) *answer {
 		a.thought = "**Thinking it over**\n\nThe user said: " + user
 	}
 	decls := req.declarations()
-	n := x.f.toolCalls
+	n := x.f.ToolCalls
 	if n < 0 {
 		n = 0
 		cfg := req.callingConfig()
@@ -237,8 +238,8 @@ func (x *exchange) answerTo(req *generateRequest) *answer {
 		if user == "" {
 			a.text = "Hello!"
 		}
-		if x.f.hasReply {
-			a.text = x.f.reply
+		if x.f.HasReply {
+			a.text = x.f.Reply
 		}
 		a.output = max(words(a.text), 1)
 	}
@@ -441,7 +442,7 @@ func (x *exchange) stream(a *answer, id string) {
 			FinishReason: "STOP", FinishMessage: "Model generated function call(s)."}
 		chunks = append(chunks, response{Candidates: []candidate{c}, UsageMetadata: a.usage(a.output)})
 	} else {
-		pieces := splitText(a.text, x.f.chunks)
+		pieces := fakefault.Split(fakefault.Pad(a.text, x.f.Chunks), x.f.Chunks)
 		for i, p := range pieces {
 			parts := []respPart{{Text: &p}}
 			if i == 0 {
@@ -477,26 +478,11 @@ func (x *exchange) stream(a *answer, id string) {
 	}
 }
 
-// splitText cuts s into n pieces of about the same number of characters, padding it with
-// "." when it has fewer than n.
-func splitText(s string, n int) []string {
-	if c := utf8.RuneCountInString(s); c < n {
-		s += strings.Repeat(".", n-c)
-	}
-	runes := []rune(s)
-	out := make([]string, 0, n)
-	for i := range n {
-		out = append(out, string(runes[i*len(runes)/n:(i+1)*len(runes)/n]))
-	}
-	return out
-}
-
 // streamWriter sends the chunks of a stream, each flushed as soon as it is written, with the
 // delays and the cut the request asks for.
 type streamWriter struct {
-	x    *exchange
-	fl   http.Flusher
-	sent int
+	*fakefault.Stream
+	x *exchange
 }
 
 func (x *exchange) startStream() *streamWriter {
@@ -506,40 +492,18 @@ func (x *exchange) startStream() *streamWriter {
 	} else {
 		x.setHeaders("application/json; charset=UTF-8")
 	}
-	x.w.WriteHeader(http.StatusOK)
-	fl, _ := x.w.(http.Flusher)
-	s := &streamWriter{x: x, fl: fl}
-	s.flush()
-	return s
-}
-
-func (s *streamWriter) flush() {
-	if s.fl != nil {
-		s.fl.Flush()
-	}
+	return &streamWriter{Stream: x.f.StartStream(x.r.Context(), x.w), x: x}
 }
 
 // send writes one chunk, after x-fake-chunk-delay for every chunk but the first; it aborts
 // the connection instead once x-fake-cut-after chunks were sent, and reports false when the
 // client went away.
 func (s *streamWriter) send(b []byte) bool {
-	x := s.x
-	if s.sent > 0 && x.f.chunkDelay > 0 && !sleep(x.r.Context(), x.f.chunkDelay) {
-		return false
-	}
-	if s.sent == x.f.cutAfter {
-		abort(x.w)
-	}
-	if _, err := x.w.Write(b); err != nil {
-		return false
-	}
-	s.flush()
-	s.sent++
-	return true
+	return s.Send(b) == nil
 }
 
 // end writes the bytes that close a stream; a stream of x-fake-cut-after chunks is whole.
 func (s *streamWriter) end(b []byte) {
 	_, _ = s.x.w.Write(b)
-	s.flush()
+	s.Flush()
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // systemFingerprint is sent where the real API sends its backend's.
@@ -82,10 +84,10 @@ func (x *exchange) chatCompletions() {
 		calls []toolCall
 		reply string
 	)
-	if k := x.f.toolCallCount(req.Tools, last); k > 0 {
+	if k := x.f.ToolCallCount(len(req.Tools), last); k > 0 {
 		calls = makeToolCalls(req.Tools, k)
 	} else {
-		reply = x.f.replyText(last, x.f.chunks)
+		reply = x.f.ReplyText(replyPrefix + last)
 	}
 	u := x.f.newUsage(req.Model, promptTokens(texts, len(req.Tools)), reply, calls)
 	c := chatReply{
@@ -190,7 +192,7 @@ func (c *chatReply) stream(x *exchange, opts *streamOptions) {
 			s.buf = append(s.buf, `,"usage":null`...)
 		}
 		if obfuscate {
-			s.buf = appendObfuscation(s.buf, content, s.sent)
+			s.buf = appendObfuscation(s.buf, content, s.Sent())
 		}
 		s.buf = append(s.buf, "}\n\n"...)
 		return s.send()
@@ -205,7 +207,7 @@ func (c *chatReply) stream(x *exchange, opts *streamOptions) {
 		if chunk([]byte(choiceStart+`"role":"assistant","content":"","refusal":null`+choiceEnd), 0) != nil {
 			return
 		}
-		for _, piece := range split(c.reply, x.f.chunks) {
+		for _, piece := range fakefault.Split(c.reply, x.f.Chunks) {
 			choice = append(choice[:0], choiceStart+`"content":`...)
 			choice = appendString(choice, piece)
 			choice = append(choice, choiceEnd...)
@@ -239,7 +241,7 @@ func (c *chatReply) stream(x *exchange, opts *streamOptions) {
 			if chunk(choice, 0) != nil {
 				return
 			}
-			frags[i] = split(call.Function.Arguments, x.f.chunks)
+			frags[i] = fakefault.Split(call.Function.Arguments, x.f.Chunks)
 			rounds = max(rounds, len(frags[i]))
 		}
 		for r := range rounds {
@@ -266,7 +268,7 @@ func (c *chatReply) stream(x *exchange, opts *streamOptions) {
 		s.buf = append(s.buf, `],"usage":`...)
 		s.buf = c.usage.appendChat(s.buf)
 		if obfuscate {
-			s.buf = appendObfuscation(s.buf, 0, s.sent)
+			s.buf = appendObfuscation(s.buf, 0, s.Sent())
 		}
 		s.buf = append(s.buf, "}\n\n"...)
 		if s.send() != nil {
@@ -290,7 +292,7 @@ func (x *exchange) completions() {
 	if !x.readJSON(&req) || !x.requireModel(req.Model) {
 		return
 	}
-	reply := x.f.replyText(string(req.Prompt), x.f.chunks)
+	reply := x.f.ReplyText(replyPrefix + string(req.Prompt))
 	u := x.f.newUsage(req.Model, words(string(req.Prompt)), reply, nil)
 	id := newID("cmpl-", 29, alnum)
 	created := time.Now().Unix()
@@ -346,7 +348,7 @@ func (x *exchange) completions() {
 		return s.send()
 	}
 	var choice []byte
-	for _, piece := range split(reply, x.f.chunks) {
+	for _, piece := range fakefault.Split(reply, x.f.Chunks) {
 		choice = append(choice[:0], `{"text":`...)
 		choice = appendString(choice, piece)
 		choice = append(choice, `,"index":0,"logprobs":null,"finish_reason":null}`...)

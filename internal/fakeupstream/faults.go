@@ -1,14 +1,12 @@
 package fakeupstream
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // The request headers that shape a fake's reply. The proxy forwards headers
@@ -17,10 +15,10 @@ import (
 const (
 	// HeaderStatus makes the fake answer this status (400 or more) with an
 	// OpenAI error body; 429 also sends Retry-After and retry-after-ms.
-	HeaderStatus = "X-Fake-Status"
+	HeaderStatus = fakefault.HeaderStatus
 	// HeaderRetryAfter is the delay in seconds, possibly fractional, that a
 	// 429 asks for; 1 when absent.
-	HeaderRetryAfter = "X-Fake-Retry-After"
+	HeaderRetryAfter = fakefault.HeaderRetryAfter
 	// HeaderFailFirst makes only the first N requests carrying the same
 	// HeaderKey fail; later ones succeed. The failure is what HeaderStatus,
 	// HeaderTextError or HeaderCutAfter ask for, or a 500 when none is set.
@@ -31,158 +29,75 @@ const (
 	// HeaderDelay is a wait before the reply's headers, as a Go duration
 	// ("200ms") or a number of milliseconds; it ends early if the client
 	// goes away.
-	HeaderDelay = "X-Fake-Delay"
+	HeaderDelay = fakefault.HeaderDelay
 	// HeaderChunkDelay is a wait between two events of a stream, as
 	// HeaderDelay.
-	HeaderChunkDelay = "X-Fake-Chunk-Delay"
+	HeaderChunkDelay = fakefault.HeaderChunkDelay
 	// HeaderCutAfter makes the fake send N events of a stream (N bytes of
 	// a reply that is not a stream) and then abort the connection, so the
 	// client sees an unexpected EOF. A reply of N events or fewer is whole.
-	HeaderCutAfter = "X-Fake-Cut-After"
+	HeaderCutAfter = fakefault.HeaderCutAfter
 	// HeaderTextError makes the fake answer this status with an HTML body,
 	// as a load balancer in front of the API does.
 	HeaderTextError = "X-Fake-Text-Error"
 	// HeaderChunks is the number of content deltas in a stream (5 when
 	// absent); the reply is padded with "." when it has fewer characters.
 	// Tool call arguments are cut into as many fragments.
-	HeaderChunks = "X-Fake-Chunks"
+	HeaderChunks = fakefault.HeaderChunks
 	// HeaderToolCalls makes a chat completion or response answer with this
 	// many parallel tool calls. Without it, a request that has tools and
 	// whose last user text contains "use tools" gets one call per tool.
-	HeaderToolCalls = "X-Fake-Tool-Calls"
+	HeaderToolCalls = fakefault.HeaderToolCalls
 	// HeaderCachedTokens sets the cached_tokens of the usage, at most the
 	// prompt tokens.
-	HeaderCachedTokens = "X-Fake-Cached-Tokens"
+	HeaderCachedTokens = fakefault.HeaderCachedTokens
 	// HeaderReply replaces the whole text of the assistant's reply.
-	HeaderReply = "X-Fake-Reply"
+	HeaderReply = fakefault.HeaderReply
 )
 
 // faults is what the x-fake-* headers of one request ask for.
 type faults struct {
-	status       int
+	fakefault.Faults
 	retryAfter   float64 // seconds
 	failFirst    int     // -1 when absent
 	key          string
-	delay        time.Duration
-	chunkDelay   time.Duration
-	cutAfter     int // -1 when absent
 	textError    int
-	chunks       int
-	toolCalls    int // -1 when absent
 	cachedTokens int
-	reply        string
-	hasReply     bool
 }
 
 // parse reads the x-fake-* headers. A header with a value that cannot be
 // read is an error, so that a mistake in a test does not go unnoticed.
 func (f *faults) parse(h http.Header) error {
-	*f = faults{retryAfter: 1, failFirst: -1, cutAfter: -1, chunks: 5, toolCalls: -1}
-	var err error
-	intHeader := func(name string, dst *int, lo int) {
-		v, ok := h[name]
-		if !ok || err != nil {
-			return
-		}
-		n, e := strconv.Atoi(strings.TrimSpace(v[0]))
-		if e != nil || n < lo {
-			err = fmt.Errorf("bad %s header %q: want an integer of at least %d", strings.ToLower(name), v[0], lo)
-			return
-		}
-		*dst = n
-	}
-	durHeader := func(name string, dst *time.Duration) {
-		v, ok := h[name]
-		if !ok || err != nil {
-			return
-		}
-		d, e := parseDelay(v[0])
-		if e != nil {
-			err = fmt.Errorf("bad %s header %q: want a duration such as 200ms", strings.ToLower(name), v[0])
-			return
-		}
-		*dst = d
-	}
-	intHeader(HeaderStatus, &f.status, 0)
-	intHeader(HeaderFailFirst, &f.failFirst, 0)
-	intHeader(HeaderCutAfter, &f.cutAfter, 0)
-	intHeader(HeaderTextError, &f.textError, 0)
-	intHeader(HeaderChunks, &f.chunks, 1)
-	intHeader(HeaderToolCalls, &f.toolCalls, 0)
-	intHeader(HeaderCachedTokens, &f.cachedTokens, 0)
-	durHeader(HeaderDelay, &f.delay)
-	durHeader(HeaderChunkDelay, &f.chunkDelay)
-	if v, ok := h[HeaderRetryAfter]; ok && err == nil {
-		s, e := strconv.ParseFloat(strings.TrimSpace(v[0]), 64)
-		if e != nil || s < 0 || math.IsInf(s, 0) || math.IsNaN(s) {
-			err = fmt.Errorf("bad x-fake-retry-after header %q: want seconds", v[0])
-		}
-		f.retryAfter = s
-	}
-	if v, ok := h[HeaderKey]; ok {
-		f.key = v[0]
-	}
-	if v, ok := h[HeaderReply]; ok {
-		f.reply, f.hasReply = v[0], true
-	}
-	if f.status != 0 && f.status < 400 && f.status != http.StatusOK {
+	*f = faults{Faults: fakefault.New(5), retryAfter: 1, failFirst: -1}
+	p := fakefault.NewParser(h)
+	f.Read(p)
+	p.Int(HeaderFailFirst, &f.failFirst, 0)
+	p.Int(HeaderTextError, &f.textError, 0)
+	p.Int(HeaderCachedTokens, &f.cachedTokens, 0)
+	p.Seconds(HeaderRetryAfter, &f.retryAfter)
+	f.key, _ = p.String(HeaderKey)
+	if f.Status != 0 && f.Status < 400 && f.Status != http.StatusOK {
 		// 200 is accepted as "no fault"; other success statuses would give
 		// a reply that no client expects.
-		return fmt.Errorf("bad x-fake-status header %d: want 400 to 599", f.status)
+		return fmt.Errorf("bad x-fake-status header %d: want 400 to 599", f.Status)
 	}
-	if f.status == http.StatusOK {
-		f.status = 0
+	if f.Status == http.StatusOK {
+		f.Status = 0
 	}
-	if f.status > 599 || f.textError > 599 || (f.textError != 0 && f.textError < 400) {
+	if f.Status > 599 || f.textError > 599 || (f.textError != 0 && f.textError < 400) {
 		return fmt.Errorf("bad status in x-fake-status or x-fake-text-error: want 400 to 599")
 	}
-	return err
+	return p.Err()
 }
 
 // failing reports whether the request asks for a failure of any kind.
 func (f *faults) failing() bool {
-	return f.status != 0 || f.textError != 0 || f.cutAfter >= 0 || f.failFirst >= 0
+	return f.Status != 0 || f.textError != 0 || f.CutAfter >= 0 || f.failFirst >= 0
 }
 
 // recover clears the failures, for a request past its x-fake-fail-first.
 func (f *faults) recover() {
-	f.status, f.textError, f.cutAfter = 0, 0, -1
-}
-
-// parseDelay reads a Go duration or a plain number of milliseconds.
-func parseDelay(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, errors.New("bad duration")
-	}
-	return d, nil
-}
-
-// sleep waits for d, or until ctx is done; it reports whether the whole
-// wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// abort ends the handler so that the client sees the connection cut:
-// net/http then closes an HTTP/1 connection without the last chunk, and
-// resets an HTTP/2 stream.
-func abort(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	panic(http.ErrAbortHandler)
+	f.Status, f.textError, f.CutAfter = 0, 0, -1
 }
 
 // apiError is an error as the real API sends it.

@@ -6,14 +6,14 @@
 package fakeupstream
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // OpenAIOptions configures an [OpenAI] fake.
@@ -35,19 +35,9 @@ type OpenAIOptions struct {
 	DiscardRequests bool
 }
 
-// Recorded is one request as the fake received it.
-type Recorded struct {
-	// Method is the HTTP method.
-	Method string
-	// Path is the URL path, prefix included.
-	Path string
-	// RawQuery is the URL query without the "?".
-	RawQuery string
-	// Header is a copy of the request headers.
-	Header http.Header
-	// Body is the whole request body.
-	Body []byte
-}
+// Recorded is one request as the fake received it; its Path includes the
+// prefix.
+type Recorded = fakefault.Recorded
 
 // OpenAI is a fake of the OpenAI API: an [http.Handler] that answers chat
 // completions, legacy completions, the Responses API, embeddings and models
@@ -59,13 +49,13 @@ type Recorded struct {
 // text of the last user message, and token counts are computed from word
 // counts (see [OpenAI.ServeHTTP]).
 type OpenAI struct {
+	// Recorder gives the fake its Requests and Hits methods.
+	fakefault.Recorder[Recorded]
+
 	opts   OpenAIOptions
 	prefix string
 
-	hits atomic.Int64
-
 	mu    sync.Mutex
-	reqs  []Recorded
 	fails map[string]int // requests seen per x-fake-key, for x-fake-fail-first
 }
 
@@ -78,33 +68,13 @@ func NewOpenAI(opts OpenAIOptions) *OpenAI {
 	return &OpenAI{opts: opts, prefix: p, fails: make(map[string]int)}
 }
 
-// Requests returns a copy of the list of requests received since the fake
-// was made or last reset, in order of arrival.
-func (o *OpenAI) Requests() []Recorded {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.reqs) == 0 {
-		return nil
-	}
-	out := make([]Recorded, len(o.reqs))
-	copy(out, o.reqs)
-	return out
-}
-
-// Hits returns the number of requests received since the fake was made or
-// last reset, whatever they were answered.
-func (o *OpenAI) Hits() int {
-	return int(o.hits.Load())
-}
-
 // Reset forgets the recorded requests, the hit count and the counts kept
 // for x-fake-fail-first.
 func (o *OpenAI) Reset() {
+	o.Recorder.Reset()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.reqs = nil
 	clear(o.fails)
-	o.hits.Store(0)
 }
 
 // ServeHTTP answers one request. The routes, under the prefix, are
@@ -129,7 +99,7 @@ func (o *OpenAI) Reset() {
 // the completion.
 func (o *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := exchange{w: w, r: r, start: time.Now()}
-	o.hits.Add(1)
+	o.Hit()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		// The client went away while sending; nothing can be answered.
@@ -137,22 +107,16 @@ func (o *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.body = body
 	if !o.opts.DiscardRequests {
-		rec := Recorded{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
-		o.mu.Lock()
-		o.reqs = append(o.reqs, rec)
-		o.mu.Unlock()
+		o.Record(fakefault.NewRecorded(r, body))
 	}
-	if o.opts.OnRequest != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		o.opts.OnRequest(r)
-	}
+	fakefault.Notify(o.opts.OnRequest, r, body)
 
 	if err := x.f.parse(r.Header); err != nil {
-		x.f = faults{cutAfter: -1}
+		x.f = faults{Faults: fakefault.New(5)}
 		x.writeError(http.StatusBadRequest, "fakeupstream: "+err.Error(), "invalid_request_error", "", "")
 		return
 	}
-	if x.f.delay > 0 && !sleep(r.Context(), x.f.delay) {
+	if !x.f.WaitDelay(r.Context()) {
 		return
 	}
 	if !o.authorized(&x) {
@@ -166,16 +130,16 @@ func (o *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o.mu.Unlock()
 			if n > x.f.failFirst {
 				x.f.recover()
-			} else if x.f.status == 0 && x.f.textError == 0 && x.f.cutAfter < 0 {
-				x.f.status = http.StatusInternalServerError
+			} else if x.f.Status == 0 && x.f.textError == 0 && x.f.CutAfter < 0 {
+				x.f.Status = http.StatusInternalServerError
 			}
 		}
 		if x.f.textError != 0 {
 			x.writeTextError(x.f.textError)
 			return
 		}
-		if x.f.status != 0 {
-			x.writeStatusError(x.f.status)
+		if x.f.Status != 0 {
+			x.writeStatusError(x.f.Status)
 			return
 		}
 	}
@@ -285,9 +249,5 @@ func (x *exchange) writeJSON(status int, body []byte) {
 	}
 	x.w.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
 	x.w.WriteHeader(status)
-	if x.f.cutAfter >= 0 && x.f.cutAfter < len(body) {
-		_, _ = x.w.Write(body[:x.f.cutAfter])
-		abort(x.w)
-	}
-	_, _ = x.w.Write(body)
+	x.f.WriteBody(x.w, body)
 }

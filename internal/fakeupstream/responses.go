@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aiproxy-go/aiproxy/internal/fakefault"
 )
 
 // responsesRequest is what the fake reads of a Responses API request.
@@ -196,10 +198,10 @@ func (x *exchange) responses() {
 		calls []toolCall
 		reply string
 	)
-	if k := x.f.toolCallCount(tools, last); k > 0 {
+	if k := x.f.ToolCallCount(len(tools), last); k > 0 {
 		calls = makeToolCalls(tools, k)
 	} else {
-		reply = x.f.replyText(last, x.f.chunks)
+		reply = x.f.ReplyText(replyPrefix + last)
 	}
 	u := x.f.newUsage(req.Model, promptTokens(texts, len(tools)), reply, calls)
 
@@ -324,7 +326,7 @@ func (x *exchange) streamResponse(resp *response, output []outputItem, reply str
 			if withItem("response.output_item.added", idx, &added) != nil {
 				return
 			}
-			for _, frag := range split(args, x.f.chunks) {
+			for _, frag := range fakefault.Split(args, x.f.Chunks) {
 				begin("response.function_call_arguments.delta")
 				inItem(item.ID, idx, false)
 				b = append(b, `,"delta":`...)
@@ -351,7 +353,7 @@ func (x *exchange) streamResponse(resp *response, output []outputItem, reply str
 				withPart("response.content_part.added", item.ID, idx, outputText("")) != nil {
 				return
 			}
-			for _, piece := range split(reply, x.f.chunks) {
+			for _, piece := range fakefault.Split(reply, x.f.Chunks) {
 				begin("response.output_text.delta")
 				inItem(item.ID, idx, true)
 				b = append(b, `,"delta":`...)

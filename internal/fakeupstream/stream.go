@@ -1,57 +1,26 @@
 package fakeupstream
 
-import (
-	"errors"
-	"net/http"
-)
-
-// errClientGone stops a stream whose client went away.
-var errClientGone = errors.New("client gone")
+import "github.com/aiproxy-go/aiproxy/internal/fakefault"
 
 // streamWriter sends the events of a stream one at a time, each flushed as
 // soon as it is written, with the delays and cut that the request asks for.
 type streamWriter struct {
-	x    *exchange
-	fl   http.Flusher
-	sent int
-	buf  []byte // the event being built, reused
+	*fakefault.Stream
+	buf []byte // the event being built, reused
 }
 
 // startStream sends the headers of a stream.
 func (x *exchange) startStream() *streamWriter {
 	x.setHeaders("text/event-stream; charset=utf-8")
 	x.setRateLimitHeaders()
-	x.w.WriteHeader(http.StatusOK)
-	fl, _ := x.w.(http.Flusher)
-	s := &streamWriter{x: x, fl: fl, buf: make([]byte, 0, 1024)}
-	s.flush()
-	return s
-}
-
-// flush pushes what was written to the client.
-func (s *streamWriter) flush() {
-	if s.fl != nil {
-		s.fl.Flush()
-	}
+	return &streamWriter{Stream: x.f.StartStream(x.r.Context(), x.w), buf: make([]byte, 0, 1024)}
 }
 
 // send writes the event in s.buf, which must be a whole event with its
 // blank line. It aborts the connection instead when x-fake-cut-after events
 // have been sent, and returns an error when the client has gone.
 func (s *streamWriter) send() error {
-	x := s.x
-	if s.sent > 0 && x.f.chunkDelay > 0 && !sleep(x.r.Context(), x.f.chunkDelay) {
-		return errClientGone
-	}
-	if s.sent == x.f.cutAfter {
-		abort(x.w)
-	}
-	if _, err := x.w.Write(s.buf); err != nil {
-		return errClientGone
-	}
-	s.flush()
-	s.sent++
-	return nil
+	return s.Send(s.buf)
 }
 
 // sendDone sends the "data: [DONE]" event that ends OpenAI's chat and

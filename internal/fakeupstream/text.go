@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // replyPrefix starts every text reply.
@@ -96,42 +95,6 @@ func isReasoningModel(model string) bool {
 // reasoningTokens is what a reasoning model reports having thought.
 const reasoningTokens = 64
 
-// replyText returns the assistant's text for a last user text: the
-// x-fake-reply header when set, else the echo, padded with "." so that it
-// can be cut into n non-empty pieces.
-func (f *faults) replyText(last string, n int) string {
-	s := replyPrefix + last
-	if f.hasReply {
-		s = f.reply
-	}
-	if c := utf8.RuneCountInString(s); c < n {
-		s += strings.Repeat(".", n-c)
-	}
-	return s
-}
-
-// split cuts s into n pieces of nearly equal length in runes, none empty
-// when s has at least n runes; n is at least 1.
-func split(s string, n int) []string {
-	runes := utf8.RuneCountInString(s)
-	if n > runes {
-		n = max(runes, 1)
-	}
-	pieces := make([]string, 0, n)
-	start, i, r := 0, 0, 0
-	for k := 1; k < n; k++ {
-		end := runes * k / n
-		for r < end {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
-			r++
-		}
-		pieces = append(pieces, s[start:i])
-		start = i
-	}
-	return append(pieces, s[start:])
-}
-
 // toolCall is one call that the fake's assistant makes.
 type toolCall struct {
 	ID       string `json:"id"`
@@ -158,17 +121,6 @@ type tool struct {
 
 // cities give each tool call its own arguments.
 var cities = []string{"Paris", "London", "Tokyo", "New York", "Berlin", "Madrid", "Rome", "Sydney"}
-
-// toolCallCount returns how many tool calls to answer with.
-func (f *faults) toolCallCount(tools []tool, last string) int {
-	if f.toolCalls >= 0 {
-		return f.toolCalls
-	}
-	if len(tools) > 0 && strings.Contains(last, "use tools") {
-		return len(tools)
-	}
-	return 0
-}
 
 // makeToolCalls returns k tool calls that use the request's tools in turn.
 func makeToolCalls(tools []tool, k int) []toolCall {
