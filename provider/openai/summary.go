@@ -7,9 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/tidwall/gjson"
 
 	"github.com/aiproxy-go/aiproxy/provider"
 )
@@ -248,58 +247,36 @@ func textOf(raw json.RawMessage, sep string) string {
 	}
 	switch raw[0] {
 	case '"':
-		s, _ := stringValue(string(raw))
-		return s
+		v, ok := parseJSON(raw)
+		if !ok {
+			return ""
+		}
+		return stringField(v)
 	case '[':
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) != nil {
+		v, ok := parseJSON(raw)
+		if !ok {
 			return ""
 		}
 		var b strings.Builder
-		for _, it := range items {
-			t := partText(it)
-			if t == "" {
-				continue
+		eachElement(v, func(it jsonValue) bool {
+			if t := partText(it); t != "" {
+				if b.Len() > 0 {
+					b.WriteString(sep)
+				}
+				b.WriteString(t)
 			}
-			if b.Len() > 0 {
-				b.WriteString(sep)
-			}
-			b.WriteString(t)
-		}
+			return true
+		})
 		return b.String()
 	}
 	return ""
 }
 
-// stringValue decodes a JSON string, quotes included, as encoding/json does; ok is false when
-// raw is not one. Most strings hold no escapes and are valid UTF-8: they are their own value,
-// and need no decoder.
-func stringValue(raw string) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
-	}
-	if in := raw[1 : len(raw)-1]; plainString(in) {
-		return in, true
-	}
-	return decodeString(raw)
-}
-
-// decodeString is stringValue's way for escapes and for invalid UTF-8, which encoding/json
-// replaces with U+FFFD. (Apart, so that stringValue's result does not escape.)
-func decodeString(raw string) (string, bool) {
-	var s string
-	if json.Unmarshal([]byte(raw), &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
 // plainString reports whether s is valid UTF-8 without quotes, backslashes or control
 // characters: the inside of a JSON string that decodes to itself.
-func plainString(s string) bool {
+func plainString(s []byte) bool {
 	ascii := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for _, c := range s {
 		if c == '\\' || c == '"' || c < ' ' {
 			return false
 		}
@@ -307,28 +284,112 @@ func plainString(s string) bool {
 			ascii = false
 		}
 	}
-	return ascii || utf8.ValidString(s)
+	return ascii || utf8.Valid(s)
 }
 
-func partText(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
+// unquote appends the value of the inside of a JSON string that parseJSON accepted, decoded
+// as encoding/json does: a lone surrogate and each byte of invalid UTF-8 become U+FFFD.
+func unquote(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s):
+			i += 2
+			switch e := s[i-1]; e {
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := escapedRune(s[i-2:])
+				i += 4
+				if utf16.IsSurrogate(r) {
+					// A pair stands for one rune; a lone half, for none.
+					if d := utf16.DecodeRune(r, escapedRune(s[i:])); d != utf8.RuneError {
+						r = d
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				dst = utf8.AppendRune(dst, r)
+			default: // '"', '\\', '/'
+				dst = append(dst, e)
+			}
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(s[i:])
+			dst = utf8.AppendRune(dst, r)
+			i += n
+		}
 	}
-	switch raw[0] {
-	case '"':
-		return textOf(raw, "")
-	case '{':
+	return dst
+}
+
+// escapedRune decodes the \uXXXX escape s starts with, or returns -1.
+func escapedRune(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// partText returns the text of an item of a content array, which parseJSON accepted: a
+// string, or a part read as encoding/json decodes it into contentPartJSON.
+func partText(it jsonValue) string {
+	switch {
+	case it.isString():
+		return stringField(it)
+	case it.isObject():
 		var p contentPartJSON
-		if !decodeLenient(raw, &p) {
-			return ""
+		ok := eachField(it, partFields, func(field string, v jsonValue) bool {
+			switch field {
+			case "type":
+				p.Type = stringField(v)
+			case "text":
+				p.Text = stringField(v)
+			case "refusal":
+				p.Refusal = stringField(v)
+			}
+			return true
+		})
+		if !ok {
+			p = contentPartJSON{}
+			decodeLenient(it, &p)
 		}
-		switch p.Type {
-		case "text", "input_text", "output_text", "":
-			return p.Text
-		case "refusal":
-			return p.Refusal
-		}
+		return p.text()
+	}
+	return ""
+}
+
+// text returns the text of a part: nothing for images, audio and files.
+func (p *contentPartJSON) text() string {
+	switch p.Type {
+	case "text", "input_text", "output_text", "":
+		return p.Text
+	case "refusal":
+		return p.Refusal
 	}
 	return ""
 }
@@ -354,10 +415,29 @@ func compactJSON(raw json.RawMessage) string {
 	case "", "null", "[]", "{}":
 		return ""
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return ""
+	if _, ok := parseJSON(raw); !ok {
+		return "" // json.Compact fails on it too
 	}
+	// Valid JSON: what json.Compact does is drop the spaces between tokens.
+	var b strings.Builder
+	b.Grow(len(raw))
+	start, inString := 0, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			b.Write(raw[start:i])
+			start = i + 1
+		}
+	}
+	b.Write(raw[start:])
 	return b.String()
 }
 
@@ -486,12 +566,24 @@ func summarizeResponse(endpoint string, body []byte, stream bool) provider.Summa
 	kind := apiKindOf(endpoint)
 	if stream && !looksLikeJSONObject(body) || looksLikeSSE(body) {
 		if kind == responsesAPI {
-			return summarizeResponsesStream(body)
+			return summarizeResponsesStream(body, true)
 		}
 		return summarizeCompletionStream(body, true)
 	}
 	if kind == responsesAPI {
 		return summarizeResponsesObject(body)
+	}
+	return summarizeCompletion(kind, body, true)
+}
+
+// summarizeCompletion summarizes a chat completion, a legacy completion, an embeddings
+// response or an error body: with summarizeCompletionFast when it can, else by decoding the
+// body whole. fast is false only in the tests that compare the two ways.
+func summarizeCompletion(kind apiKind, body []byte, fast bool) provider.Summary {
+	if fast {
+		if s, ok := summarizeCompletionFast(kind, body); ok {
+			return s
+		}
 	}
 	var c completionJSON
 	if !decodeLenient(body, &c) {
@@ -564,8 +656,7 @@ type completionStream struct {
 	fn       *toolCallBuilder   // legacy function_call
 	hasModel bool
 
-	// The text addFast read of the current chunk, added once the whole chunk is read.
-	fastContent, fastRefusal []byte
+	deltas []deltaFast // what addFast read of the current chunk's choices
 }
 
 // summarizeCompletionStream rebuilds the summary of a chat or completions stream. Each chunk
@@ -589,38 +680,49 @@ func summarizeCompletionStream(body []byte, fast bool) provider.Summary {
 	return st.summary()
 }
 
+// add adds a chunk that encoding/json decoded.
 func (st *completionStream) add(c *completionJSON) {
-	// Azure's first chunk (prompt filter results) has an empty model.
-	if !st.hasModel && c.Model != "" {
-		st.s.Model, st.hasModel = c.Model, true
-	}
-	if c.Usage != nil {
-		st.s.Usage = c.Usage.usage()
-	}
-	if msg := errorMessage(c.Error); msg != "" {
-		st.s.Error = msg
-	}
+	st.addHead(c.Model, c.Usage, errorMessage(c.Error))
 	for i := range c.Choices {
 		ch := &c.Choices[i]
-		if ch.Index != 0 {
-			continue
+		if ch.Index == 0 {
+			d := &ch.Delta
+			st.addDelta(textOf(d.Content, ""), ch.Text, d.Refusal, d.ToolCalls, d.FunctionCall)
 		}
-		d := &ch.Delta
-		st.content.WriteString(textOf(d.Content, ""))
-		st.content.WriteString(ch.Text)
-		st.refusal.WriteString(d.Refusal)
-		for _, tc := range d.ToolCalls {
-			st.toolDelta(tc)
+	}
+}
+
+// addHead adds what a chunk holds besides its choices.
+func (st *completionStream) addHead(model string, usage *usageJSON, errMsg string) {
+	// Azure's first chunk (prompt filter results) has an empty model.
+	if !st.hasModel && model != "" {
+		st.s.Model, st.hasModel = model, true
+	}
+	if usage != nil {
+		st.s.Usage = usage.usage()
+	}
+	if errMsg != "" {
+		st.s.Error = errMsg
+	}
+}
+
+// addDelta adds the delta of a chunk's choice with index 0 and, in a completions chunk, its
+// text.
+func (st *completionStream) addDelta(content, text, refusal string, calls []toolCallJSON, fc *functionCallJSON) {
+	st.content.WriteString(content)
+	st.content.WriteString(text)
+	st.refusal.WriteString(refusal)
+	for _, tc := range calls {
+		st.toolDelta(tc)
+	}
+	if fc != nil {
+		if st.fn == nil {
+			st.fn = &toolCallBuilder{}
 		}
-		if fc := d.FunctionCall; fc != nil {
-			if st.fn == nil {
-				st.fn = &toolCallBuilder{}
-			}
-			if fc.Name != "" {
-				st.fn.name = fc.Name
-			}
-			st.fn.args.WriteString(argumentsOf(fc.Arguments))
+		if fc.Name != "" {
+			st.fn.name = fc.Name
 		}
+		st.fn.args.WriteString(argumentsOf(fc.Arguments))
 	}
 }
 
@@ -672,213 +774,6 @@ func (st *completionStream) toolDelta(d toolCallJSON) {
 	b.args.WriteString(d.Custom.Input)
 }
 
-// maxFastChunk is the largest chunk addFast reads. Larger ones are rare and go to
-// encoding/json, which also rejects JSON nested deeper than 10000 levels; a chunk of this size
-// cannot be.
-const maxFastChunk = 16 << 10
-
-// The JSON names of the fields of completionJSON, choiceJSON and chatMessageJSON, in the
-// order addFast numbers them. encoding/json matches them case-insensitively.
-var (
-	chunkFields  = []string{"model", "choices", "usage", "error"}
-	choiceFields = []string{"index", "message", "delta", "text"}
-	deltaFields  = []string{"role", "content", "refusal", "tool_calls", "function_call"}
-)
-
-// addFast adds a chunk of the shapes nearly every stream is made of: text deltas, the role,
-// the finish reason, the usage, an error. It reads the few values the summary needs where
-// they lie instead of decoding the chunk into completionJSON, and reports whether it did.
-//
-// It gives up, having changed nothing, on whatever it does not read exactly as
-// encoding/json would: tool and function call deltas, content parts, values of an
-// unexpected type, keys that are escaped, repeated or differ from a field's name in case
-// only, invalid or very large chunks. add then reads the chunk as before.
-func (st *completionStream) addFast(data []byte) bool {
-	if len(data) > maxFastChunk || !gjson.ValidBytes(data) {
-		return false
-	}
-	c := gjson.ParseBytes(data)
-	if !c.IsObject() {
-		return false
-	}
-	var (
-		model, errMsg string
-		usage         *usageJSON
-		choices       gjson.Result
-	)
-	ok := eachField(c, chunkFields, func(field int, v gjson.Result) bool {
-		var ok bool
-		switch field {
-		case 0: // model
-			model, ok = optString(v)
-		case 1: // choices
-			choices, ok = v, v.IsArray() || v.Type == gjson.Null
-		case 2: // usage
-			switch {
-			case v.IsObject():
-				usage = new(usageJSON)
-				ok = decodeLenient([]byte(v.Raw), usage)
-			case v.Type == gjson.Null:
-				ok = true
-			}
-		case 3: // error
-			if v.Type != gjson.Null {
-				errMsg = errorMessage(json.RawMessage(v.Raw))
-			}
-			ok = true
-		}
-		return ok
-	})
-	if !ok {
-		return false
-	}
-	st.fastContent, st.fastRefusal = st.fastContent[:0], st.fastRefusal[:0]
-	if choices.IsArray() {
-		choices.ForEach(func(_, ch gjson.Result) bool {
-			ok = st.fastChoice(ch)
-			return ok
-		})
-		if !ok {
-			return false
-		}
-	}
-
-	if !st.hasModel && model != "" {
-		st.s.Model, st.hasModel = strings.Clone(model), true
-	}
-	if usage != nil {
-		st.s.Usage = usage.usage()
-	}
-	if errMsg != "" {
-		st.s.Error = errMsg
-	}
-	st.content.Write(st.fastContent)
-	st.refusal.Write(st.fastRefusal)
-	return true
-}
-
-// fastChoice reads a choice of a chunk for addFast into fastContent and fastRefusal.
-func (st *completionStream) fastChoice(ch gjson.Result) bool {
-	if !ch.IsObject() {
-		return false
-	}
-	var (
-		index       int64
-		text        string
-		delta       gjson.Result
-		content, r  string
-		ok, isDelta bool
-	)
-	ok = eachField(ch, choiceFields, func(field int, v gjson.Result) bool {
-		switch field {
-		case 0: // index
-			if v.Type == gjson.Null {
-				return true
-			}
-			var err error
-			index, err = strconv.ParseInt(v.Raw, 10, 64)
-			return v.Type == gjson.Number && err == nil
-		case 2: // delta
-			delta, isDelta = v, v.IsObject()
-			return isDelta || v.Type == gjson.Null
-		case 3: // text
-			var ok bool
-			text, ok = optString(v)
-			return ok
-		}
-		return true // message, which a chunk does not use
-	})
-	if !ok || index != 0 {
-		return ok
-	}
-	if isDelta {
-		ok = eachField(delta, deltaFields, func(field int, v gjson.Result) bool {
-			var ok bool
-			switch field {
-			case 0: // role
-				ok = true
-			case 1: // content
-				content, ok = optString(v)
-			case 2: // refusal
-				r, ok = optString(v)
-			case 3: // tool_calls: some servers send an empty list with every delta
-				ok = v.Type == gjson.Null || v.IsArray() && strings.TrimSpace(v.Raw[1:len(v.Raw)-1]) == ""
-			case 4: // function_call
-				ok = v.Type == gjson.Null
-			}
-			return ok
-		})
-		if !ok {
-			return false
-		}
-	}
-	st.fastContent = append(st.fastContent, content...)
-	st.fastContent = append(st.fastContent, text...)
-	st.fastRefusal = append(st.fastRefusal, r...)
-	return true
-}
-
-// optString returns the value of a JSON string or null as encoding/json decodes it into a
-// string field; ok is false for any other value.
-func optString(v gjson.Result) (s string, ok bool) {
-	switch v.Type {
-	case gjson.Null:
-		return "", true
-	case gjson.String:
-		return stringValue(v.Raw)
-	}
-	return "", false
-}
-
-// eachField calls fn with each key of obj that names one of fields, as its index there, and
-// the value, in order. It returns false when fn does, and at a key that encoding/json might
-// match otherwise than a plain comparison: one that is escaped or not ASCII, that names a
-// field twice, or that differs from a field's name in case only.
-func eachField(obj gjson.Result, fields []string, fn func(field int, v gjson.Result) bool) bool {
-	ok := true
-	var seen uint32
-	obj.ForEach(func(k, v gjson.Result) bool {
-		name := k.Raw[1 : len(k.Raw)-1]
-		field := -1
-		for i, f := range fields {
-			if name == f {
-				field = i
-				break
-			}
-		}
-		switch {
-		case field >= 0:
-			if seen&(1<<field) != 0 {
-				ok = false
-				break
-			}
-			seen |= 1 << field
-			ok = fn(field, v)
-		case !plainKey(name):
-			ok = false
-		default:
-			for _, f := range fields {
-				if len(name) == len(f) && strings.EqualFold(name, f) {
-					ok = false
-				}
-			}
-		}
-		return ok
-	})
-	return ok
-}
-
-// plainKey reports whether an object key, as written, is ASCII without escapes: what
-// encoding/json compares byte for byte, ignoring case.
-func plainKey(k string) bool {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '\\' || k[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
 func (st *completionStream) newCall(index int) *toolCallBuilder {
 	b := &toolCallBuilder{index: index}
 	st.calls = append(st.calls, b)
@@ -914,6 +809,405 @@ func (st *completionStream) summary() provider.Summary {
 		s.FunctionCall = &provider.FunctionCall{Name: st.fn.name, Arguments: st.fn.args.String()}
 	}
 	return s
+}
+
+// The fast way to read completions and chunks.
+//
+// Decoding a body or a stream chunk into completionJSON with encoding/json costs several
+// times what reading the few values a summary needs where they lie does. That is what the
+// fast way does: parseJSON checks the JSON as encoding/json would, eachField walks its
+// objects, and each value read is turned into what encoding/json would store in the struct
+// field, type mismatches included (a number where a string belongs leaves the string empty).
+// The keys that encoding/json matches otherwise than by plain comparison are left to it:
+// keys that are escaped or not ASCII, repeated, or that differ from a field's name in case
+// only. The tests compare both ways on every shape they know and on fuzzed input.
+
+// The JSON names of the fields of the structs the fast way stands in for, in their order.
+var (
+	completionFields = []string{"model", "choices", "usage", "error"}                        // completionJSON
+	choiceFields     = []string{"index", "message", "delta", "text"}                         // choiceJSON
+	messageFields    = []string{"role", "content", "refusal", "tool_calls", "function_call"} // chatMessageJSON
+	toolCallFields   = []string{"index", "id", "type", "function", "custom"}                 // toolCallJSON
+	functionFields   = []string{"name", "arguments"}                                         // functionCallJSON
+	customFields     = []string{"name", "input"}                                             // toolCallJSON.Custom
+	partFields       = []string{"type", "text", "refusal"}                                   // contentPartJSON
+	detailsFields    = []string{"cached_tokens", "reasoning_tokens"}                         // detailsJSON
+	usageFields      = []string{                                                             // usageJSON
+		"prompt_tokens", "completion_tokens", "input_tokens", "output_tokens",
+		"prompt_tokens_details", "input_tokens_details", "completion_tokens_details", "output_tokens_details",
+	}
+)
+
+// completionFast holds the values of a completion, a chunk or an error body that the
+// summaries read, as readCompletionFast found them; a field that is absent is nil.
+type completionFast struct {
+	model, choices, usage, err jsonValue
+}
+
+// readCompletionFast reads data the fast way; ok is false when it leaves data to
+// encoding/json. The values share data's memory.
+func readCompletionFast(data []byte) (c completionFast, ok bool) {
+	// One pass checks the JSON and reads its members.
+	obj, ok := parseJSONObject(data, fieldMatcher(completionFields, func(field string, v jsonValue) bool {
+		switch field {
+		case "model":
+			c.model = v
+		case "choices":
+			c.choices = v
+		case "usage":
+			c.usage = v
+		case "error":
+			c.err = v
+		}
+		return true
+	}))
+	return c, ok && obj.isObject()
+}
+
+// usageJSON returns completionJSON.Usage.
+func (c *completionFast) usageJSON() *usageJSON {
+	if c.usage == nil || c.usage.isNull() {
+		return nil
+	}
+	u := new(usageJSON) // encoding/json allocates it before it sees a value of another type
+	if c.usage.isObject() && !readUsageFast(c.usage, u) {
+		*u = usageJSON{}
+		decodeLenient(c.usage, u)
+	}
+	return u
+}
+
+// readUsageFast reads a usage object into u as encoding/json decodes it, and reports whether
+// it did.
+func readUsageFast(v jsonValue, u *usageJSON) bool {
+	return eachField(v, usageFields, func(field string, v jsonValue) bool {
+		switch field {
+		case "prompt_tokens":
+			u.PromptTokens.UnmarshalJSON(v)
+		case "completion_tokens":
+			u.CompletionTokens.UnmarshalJSON(v)
+		case "input_tokens":
+			u.InputTokens.UnmarshalJSON(v)
+		case "output_tokens":
+			u.OutputTokens.UnmarshalJSON(v)
+		case "prompt_tokens_details":
+			return u.PromptTokensDetails.readFast(v)
+		case "input_tokens_details":
+			return u.InputTokensDetails.readFast(v)
+		case "completion_tokens_details":
+			return u.CompletionTokensDetails.readFast(v)
+		case "output_tokens_details":
+			return u.OutputTokensDetails.readFast(v)
+		}
+		return true
+	})
+}
+
+// readFast reads token details as encoding/json decodes them, and reports whether it did.
+func (d *detailsJSON) readFast(v jsonValue) bool {
+	if !v.isObject() {
+		return true // null, or a type mismatch: no details
+	}
+	return eachField(v, detailsFields, func(field string, v jsonValue) bool {
+		if field == "cached_tokens" {
+			d.CachedTokens.UnmarshalJSON(v)
+		} else {
+			d.ReasoningTokens.UnmarshalJSON(v)
+		}
+		return true
+	})
+}
+
+// choiceFast holds the values of a choice the summaries read.
+type choiceFast struct {
+	index int
+	text  jsonValue
+	msg   jsonValue // the message of a completion, the delta of a chunk
+}
+
+// readChoiceFast reads a choice and keeps the value of msgField, "message" or "delta". A
+// choice that is not an object is the zero choiceJSON that encoding/json makes of it.
+func readChoiceFast(v jsonValue, msgField string) (ch choiceFast, ok bool) {
+	if !v.isObject() {
+		return ch, true
+	}
+	ok = eachField(v, choiceFields, func(field string, v jsonValue) bool {
+		switch field {
+		case "index":
+			ch.index = intField(v)
+		case "text":
+			ch.text = v
+		case msgField:
+			ch.msg = v
+		}
+		return true
+	})
+	return ch, ok
+}
+
+// messageFast holds the values of a message or a delta the summaries read.
+type messageFast struct {
+	content, refusal, toolCalls, functionCall jsonValue
+}
+
+func readMessageFast(v jsonValue) (m messageFast, ok bool) {
+	if !v.isObject() {
+		return m, true
+	}
+	ok = eachField(v, messageFields, func(field string, v jsonValue) bool {
+		switch field {
+		case "content":
+			m.content = v
+		case "refusal":
+			m.refusal = v
+		case "tool_calls":
+			m.toolCalls = v
+		case "function_call":
+			m.functionCall = v
+		}
+		return true
+	})
+	return m, ok
+}
+
+// readToolCallsFast returns chatMessageJSON.ToolCalls. The arguments share v's memory.
+func readToolCallsFast(v jsonValue) (calls []toolCallJSON, ok bool) {
+	if !v.isArray() {
+		return nil, true
+	}
+	ok = eachElement(v, func(v jsonValue) bool {
+		var tc toolCallJSON
+		if v.isObject() && !readToolCallFast(v, &tc) { // else the zero toolCallJSON
+			return false
+		}
+		calls = append(calls, tc)
+		return true
+	})
+	return calls, ok
+}
+
+func readToolCallFast(v jsonValue, tc *toolCallJSON) bool {
+	return eachField(v, toolCallFields, func(field string, v jsonValue) bool {
+		switch field {
+		case "index":
+			if !v.isNull() {
+				n := intField(v)
+				tc.Index = &n
+			}
+		case "id":
+			tc.ID = stringField(v)
+		case "type":
+			tc.Type = stringField(v)
+		case "function":
+			var ok bool
+			tc.Function, ok = readFunctionFast(v)
+			return ok
+		case "custom":
+			return !v.isObject() || eachField(v, customFields, func(field string, v jsonValue) bool {
+				if field == "name" {
+					tc.Custom.Name = stringField(v)
+				} else {
+					tc.Custom.Input = stringField(v)
+				}
+				return true
+			})
+		}
+		return true
+	})
+}
+
+// readFunctionFast returns a functionCallJSON. The arguments share v's memory.
+func readFunctionFast(v jsonValue) (fc functionCallJSON, ok bool) {
+	if !v.isObject() {
+		return fc, true
+	}
+	ok = eachField(v, functionFields, func(field string, v jsonValue) bool {
+		if field == "name" {
+			fc.Name = stringField(v)
+		} else {
+			fc.Arguments = json.RawMessage(v)
+		}
+		return true
+	})
+	return fc, ok
+}
+
+// readFunctionCallFast returns chatMessageJSON.FunctionCall.
+func readFunctionCallFast(v jsonValue) (*functionCallJSON, bool) {
+	if v == nil || v.isNull() {
+		return nil, true
+	}
+	fc, ok := readFunctionFast(v) // allocated before encoding/json sees a value of another type
+	return &fc, ok
+}
+
+// summarizeCompletionFast is summarizeCompletion the fast way; ok is false when it leaves the
+// body to encoding/json.
+func summarizeCompletionFast(kind apiKind, body []byte) (s provider.Summary, ok bool) {
+	c, ok := readCompletionFast(body)
+	if !ok {
+		return s, false
+	}
+	var first choiceFast // as firstChoice picks it: the first with index 0, else the first
+	found, zeroth := false, false
+	if c.choices.isArray() && (kind == chatAPI || kind == completionsAPI) {
+		ok = eachElement(c.choices, func(v jsonValue) bool {
+			ch, ok := readChoiceFast(v, "message")
+			if ok && (!found || !zeroth && ch.index == 0) {
+				first, found, zeroth = ch, true, ch.index == 0
+			}
+			return ok
+		})
+	}
+	var (
+		m     messageFast
+		calls []toolCallJSON
+		fc    *functionCallJSON
+	)
+	if ok && found && kind == chatAPI {
+		m, ok = readMessageFast(first.msg)
+		if ok {
+			calls, ok = readToolCallsFast(m.toolCalls)
+		}
+		if ok {
+			fc, ok = readFunctionCallFast(m.functionCall)
+		}
+	}
+	if !ok {
+		return s, false
+	}
+
+	s = provider.Summary{Model: stringField(c.model), Usage: c.usageJSON().usage(), Error: errorMessage(json.RawMessage(c.err))}
+	switch {
+	case !found:
+	case kind == chatAPI:
+		s.Content = textOf(json.RawMessage(m.content), "")
+		if s.Content == "" {
+			s.Content = stringField(m.refusal)
+		}
+		for _, tc := range calls {
+			s.ToolCalls = append(s.ToolCalls, toolCallOf(tc))
+		}
+		if fc != nil {
+			s.FunctionCall = &provider.FunctionCall{Name: fc.Name, Arguments: argumentsOf(fc.Arguments)}
+		}
+	case kind == completionsAPI:
+		s.Content = stringField(first.text)
+	}
+	return s, true
+}
+
+// deltaFast is what addFast reads of a chunk's choice with index 0.
+type deltaFast struct {
+	content, text, refusal string
+	calls                  []toolCallJSON
+	fn                     *functionCallJSON
+}
+
+// addFast adds a chunk the fast way, and reports whether it did; when it did not, it has
+// changed nothing.
+func (st *completionStream) addFast(data []byte) bool {
+	c, ok := readCompletionFast(data)
+	if !ok {
+		return false
+	}
+	// All the chunk is read before st changes: a key left to encoding/json may come last.
+	st.deltas = st.deltas[:0]
+	if c.choices.isArray() {
+		ok = eachElement(c.choices, func(v jsonValue) bool {
+			ch, ok := readChoiceFast(v, "delta")
+			if !ok || ch.index != 0 {
+				return ok
+			}
+			m, ok := readMessageFast(ch.msg)
+			d := deltaFast{content: textOf(json.RawMessage(m.content), ""), text: stringField(ch.text), refusal: stringField(m.refusal)}
+			if ok {
+				d.calls, ok = readToolCallsFast(m.toolCalls)
+			}
+			if ok {
+				d.fn, ok = readFunctionCallFast(m.functionCall)
+			}
+			st.deltas = append(st.deltas, d)
+			return ok
+		})
+		if !ok {
+			return false
+		}
+	}
+	var model string
+	if !st.hasModel {
+		model = stringField(c.model)
+	}
+	st.addHead(model, c.usageJSON(), errorMessage(json.RawMessage(c.err)))
+	for _, d := range st.deltas {
+		st.addDelta(d.content, d.text, d.refusal, d.calls, d.fn)
+	}
+	clear(st.deltas) // their arguments share data, which the next event overwrites
+	return true
+}
+
+// eachField calls fn, in order, with each key of obj that names one of fields, as that name,
+// and its value. It returns false when fn does, and at a key that encoding/json might match
+// otherwise than by plain comparison: a key that is escaped or not ASCII, that names a field
+// twice, or that differs from a field's name in case only.
+func eachField(obj jsonValue, fields []string, fn func(field string, v jsonValue) bool) bool {
+	return eachMember(obj, fieldMatcher(fields, fn))
+}
+
+// fieldMatcher returns the function eachField calls with each member of an object.
+func fieldMatcher(fields []string, fn func(field string, v jsonValue) bool) func(key []byte, v jsonValue) bool {
+	var seen uint32
+	return func(key []byte, v jsonValue) bool {
+		for i, f := range fields {
+			if string(key) == f {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return fn(f, v)
+			}
+		}
+		for _, c := range key {
+			if c == '\\' || c >= utf8.RuneSelf {
+				return false
+			}
+		}
+		for _, f := range fields {
+			if len(key) == len(f) && strings.EqualFold(string(key), f) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// stringField returns what encoding/json stores in a string field for v: the string, or ""
+// for null and for a value of another type.
+func stringField(v jsonValue) string {
+	if !v.isString() {
+		return ""
+	}
+	in := v[1 : len(v)-1]
+	if plainString(in) {
+		return string(in)
+	}
+	return string(unquote(make([]byte, 0, len(in)), in))
+}
+
+// intField returns what encoding/json stores in an int field for v: the integer, or 0 for
+// null, for a number that is not an integer or is too large, and for a value of another type.
+func intField(v jsonValue) int {
+	if len(v) == 1 && '0' <= v[0] && v[0] <= '9' {
+		return int(v[0] - '0')
+	}
+	if len(v) == 0 || v[0] != '-' && (v[0] < '0' || '9' < v[0]) {
+		return 0
+	}
+	n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
+	if err != nil {
+		return 0
+	}
+	return int(n)
 }
 
 // responseJSON is a Responses API response object, or an error body.
@@ -989,7 +1283,10 @@ type responsesEventJSON struct {
 // summarizeResponsesStream summarizes the final response object that a complete stream ends
 // with (response.completed, .incomplete or .failed). A stream cut before it is rebuilt from
 // its deltas and finished output items.
-func summarizeResponsesStream(body []byte) provider.Summary {
+//
+// Each event is read by readResponsesEventFast when it can, else decoded whole; fast is false
+// only in the tests that compare the two ways.
+func summarizeResponsesStream(body []byte, fast bool) provider.Summary {
 	var (
 		final            json.RawMessage
 		model, streamErr string
@@ -998,8 +1295,11 @@ func summarizeResponsesStream(body []byte) provider.Summary {
 	)
 	eachSSEEvent(body, func(event string, data []byte) {
 		var ev responsesEventJSON
-		if !decodeLenient(data, &ev) {
-			return
+		if !fast || !readResponsesEventFast(data, &ev) {
+			ev = responsesEventJSON{}
+			if !decodeLenient(data, &ev) {
+				return
+			}
 		}
 		typ := ev.Type
 		if typ == "" {
@@ -1057,6 +1357,38 @@ func summarizeResponsesStream(body []byte) provider.Summary {
 	return provider.Summary{Model: model, Content: fromDeltas, ToolCalls: calls, Error: streamErr}
 }
 
+// responsesEventFields are the JSON names of responsesEventJSON's fields.
+var responsesEventFields = []string{"type", "response", "delta", "item", "message", "code", "error"}
+
+// readResponsesEventFast reads an event of a Responses API stream into ev the fast way, as
+// encoding/json would decode it, and reports whether it did; it leaves an event whose keys it
+// would match otherwise to encoding/json, as readCompletionFast does. Only a finished output
+// item is decoded by encoding/json still.
+func readResponsesEventFast(data []byte, ev *responsesEventJSON) bool {
+	obj, ok := parseJSONObject(data, fieldMatcher(responsesEventFields, func(field string, v jsonValue) bool {
+		switch field {
+		case "type":
+			ev.Type = stringField(v)
+		case "response":
+			ev.Response = json.RawMessage(bytes.Clone(v)) // kept past data, which the next event overwrites
+		case "delta":
+			ev.Delta = stringField(v)
+		case "item":
+			if v.isObject() { // else the zero outputItemJSON
+				decodeLenient(v, &ev.Item)
+			}
+		case "message":
+			ev.Message = stringField(v)
+		case "code":
+			ev.Code = json.RawMessage(v)
+		case "error":
+			ev.Error = json.RawMessage(v)
+		}
+		return true
+	}))
+	return ok && obj.isObject()
+}
+
 // utf8BOM may start a stream; the SSE standard says to skip it.
 var utf8BOM = []byte("\xEF\xBB\xBF")
 
@@ -1079,9 +1411,9 @@ func eachSSEEvent(body []byte, fn func(event string, data []byte)) {
 		}
 		event, data, hasData = "", data[:0], false
 	}
-	for len(body) > 0 {
-		var line []byte
-		line, body = nextLine(body)
+	lines := lineReader{b: body, nl: -1}
+	for len(lines.b) > 0 {
+		line := lines.next()
 		if len(line) == 0 {
 			dispatch()
 			continue
@@ -1107,14 +1439,302 @@ func eachSSEEvent(body []byte, fn func(event string, data []byte)) {
 	dispatch()
 }
 
-// nextLine splits off the first line of b, without its terminator.
-func nextLine(b []byte) (line, rest []byte) {
-	i := bytes.IndexAny(b, "\r\n")
-	if i < 0 {
-		return b, nil
+// lineReader splits the lines off b, without their terminators.
+type lineReader struct {
+	b  []byte
+	nl int // index in b of the next '\n', len(b) when there is none, -1 when not known
+}
+
+// next returns the next line. Each byte is looked at twice at most, even in a body of
+// lines ended by "\r" alone.
+func (r *lineReader) next() []byte {
+	if r.nl < 0 {
+		if r.nl = bytes.IndexByte(r.b, '\n'); r.nl < 0 {
+			r.nl = len(r.b)
+		}
 	}
-	if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
-		return b[:i], b[i+2:]
+	end := r.nl
+	if i := bytes.IndexByte(r.b[:end], '\r'); i >= 0 {
+		end = i
 	}
-	return b[:i], b[i+1:]
+	line := r.b[:end]
+	n := end + 1
+	switch {
+	case end == len(r.b):
+		n = end
+	case r.b[end] == '\r' && end+1 < len(r.b) && r.b[end+1] == '\n':
+		n = end + 2
+	}
+	r.b = r.b[n:]
+	r.nl -= n
+	return line
+}
+
+// JSON reading for the fast way.
+
+// maxJSONDepth is the deepest nesting of arrays and objects that encoding/json accepts.
+const maxJSONDepth = 10000
+
+// jsonValue is the text of a JSON value that parseJSON accepted, without the spaces around it.
+type jsonValue []byte
+
+func (v jsonValue) isObject() bool { return len(v) > 0 && v[0] == '{' }
+func (v jsonValue) isArray() bool  { return len(v) > 0 && v[0] == '[' }
+func (v jsonValue) isString() bool { return len(v) > 0 && v[0] == '"' }
+func (v jsonValue) isNull() bool   { return len(v) > 0 && v[0] == 'n' }
+
+// parseJSON returns data as a jsonValue when it is one JSON value that encoding/json accepts:
+// the grammar of RFC 8259, with arrays and objects nested at most maxJSONDepth deep.
+func parseJSON(data []byte) (jsonValue, bool) {
+	return parseJSONObject(data, nil)
+}
+
+// parseJSONObject is parseJSON that also calls member, if not nil, as checkValue does with
+// the members of the value, when it is an object. member may see members of JSON that turns
+// out to be invalid further on.
+func parseJSONObject(data []byte, member func(key []byte, v jsonValue) bool) (jsonValue, bool) {
+	start := skipSpace(data, 0)
+	end, ok := checkValue(data, start, 0, member)
+	if !ok || skipSpace(data, end) != len(data) {
+		return nil, false
+	}
+	return jsonValue(data[start:end]), true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// checkValue checks the value that starts at b[i], inside depth arrays and objects, and
+// returns the index after it. When the value is an object and member is not nil, it also
+// calls member with each key, as written, and value of the object, once the value is checked,
+// and stops when member returns false.
+func checkValue(b []byte, i, depth int, member func(key []byte, v jsonValue) bool) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		if depth++; depth > maxJSONDepth {
+			return i, false
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == end {
+			return i + 1, true
+		}
+		for {
+			var (
+				key   []byte
+				start int
+				ok    bool
+			)
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				start = i
+				if i, ok = checkString(b, i); !ok {
+					return i, false
+				}
+				key = b[start+1 : i-1]
+				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = skipSpace(b, i+1)
+			}
+			start = i
+			if i, ok = checkValue(b, i, depth, nil); !ok {
+				return i, false
+			}
+			if member != nil && c == '{' && !member(key, b[start:i]) {
+				return i, false
+			}
+			switch i = skipSpace(b, i); {
+			case i >= len(b):
+				return i, false
+			case b[i] == end:
+				return i + 1, true
+			case b[i] != ',':
+				return i, false
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '"':
+		return checkString(b, i)
+	case c == '-' || '0' <= c && c <= '9':
+		return checkNumber(b, i)
+	case c == 't':
+		return checkLiteral(b, i, "true")
+	case c == 'f':
+		return checkLiteral(b, i, "false")
+	case c == 'n':
+		return checkLiteral(b, i, "null")
+	}
+	return i, false
+}
+
+// stringStops are the bytes a JSON string cannot hold as they are: control characters, the
+// quote that ends it, and the backslash that starts an escape.
+var stringStops = func() (t [256]bool) {
+	for c := range ' ' {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+func checkString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		if !stringStops[b[i]] {
+			continue
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < ' ':
+			return i, false
+		case c == '\\':
+			if i++; i == len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if escapedRune(b[i-1:]) < 0 {
+					return i, false
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		}
+	}
+	return i, false
+}
+
+func checkNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) int {
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digits(i + 1)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func checkLiteral(b []byte, i int, lit string) (int, bool) {
+	if !bytes.HasPrefix(b[i:], []byte(lit)) {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// eachMember calls fn with the key, as written, and the value of each member of obj, in
+// order, while fn returns true, and returns what fn last did.
+func eachMember(obj jsonValue, fn func(key []byte, v jsonValue) bool) bool {
+	i := skipSpace(obj, 1)
+	for obj[i] != '}' {
+		end := skipString(obj, i)
+		key := obj[i+1 : end-1]
+		i = skipSpace(obj, skipSpace(obj, end)+1) // past the colon
+		end = skipValue(obj, i)
+		if !fn(key, obj[i:end]) {
+			return false
+		}
+		if i = skipSpace(obj, end); obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	return true
+}
+
+// eachElement calls fn with each element of arr, in order, while fn returns true, and returns
+// what fn last did.
+func eachElement(arr jsonValue, fn func(v jsonValue) bool) bool {
+	i := skipSpace(arr, 1)
+	for arr[i] != ']' {
+		end := skipValue(arr, i)
+		if !fn(arr[i:end]) {
+			return false
+		}
+		if i = skipSpace(arr, end); arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+	return true
+}
+
+// skipValue returns the index after the value that starts at b[i], in JSON that parseJSON
+// accepted.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' &&
+		b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++ // a number, true, false or null
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i], in JSON that parseJSON
+// accepted.
+func skipString(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++ // the escaped byte, or the u of \uXXXX
+		}
+	}
+	return i + 1
 }

@@ -60,6 +60,13 @@ func benchConversation(n int) []byte {
 	return []byte(b.String())
 }
 
+// benchImageRequest is a chat request with a question about an image of n bytes of base64
+// sent inline, as a data URL.
+func benchImageRequest(n int) []byte {
+	return []byte(`{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},` +
+		`{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,` + strings.Repeat("iVBORw0KGgoAAAANSUhEUgAA", n/24) + `","detail":"auto"}}]}]}`)
+}
+
 func BenchmarkSummarizeChatStream20(b *testing.B) {
 	body := benchStream()
 	if s := summarizeResponse("/chat/completions", body, true); s.Usage == nil || s.Usage.OutputTokens != 17 {
@@ -118,6 +125,7 @@ func BenchmarkSummarizeRequest(b *testing.B) {
 	}{
 		{"Small", readTestdata(b, "chat_request.json")},
 		{"Conversation20", benchConversation(10)},
+		{"Image200K", benchImageRequest(200 << 10)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bc.body)))

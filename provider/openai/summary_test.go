@@ -503,6 +503,37 @@ func TestEachSSEEvent(t *testing.T) {
 	}
 }
 
+// nextLineSimple is how eachSSEEvent split lines before lineReader.
+func nextLineSimple(b []byte) (line, rest []byte) {
+	i := bytes.IndexAny(b, "\r\n")
+	if i < 0 {
+		return b, nil
+	}
+	if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+		return b[:i], b[i+2:]
+	}
+	return b[:i], b[i+1:]
+}
+
+func FuzzLineReader(f *testing.F) {
+	for _, s := range []string{"a\nb\r\nc\rd", "\r\r\n\n\r", "no end", "\n", "x\r", "data: 1\r\rdata: 2\n\n" + strings.Repeat("a\r", 100) + "\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := lineReader{b: body, nl: -1}
+		for rest := body; len(rest) > 0; {
+			var want []byte
+			want, rest = nextLineSimple(rest)
+			if got := r.next(); !bytes.Equal(got, want) || len(r.b) != len(rest) {
+				t.Fatalf("line %q, %d bytes left; want %q, %d left", got, len(r.b), want, len(rest))
+			}
+		}
+		if len(r.b) != 0 {
+			t.Fatalf("%d bytes left", len(r.b))
+		}
+	})
+}
+
 func TestAPIKindOf(t *testing.T) {
 	tests := map[string]apiKind{
 		"/chat/completions":                       chatAPI,
@@ -580,6 +611,8 @@ var fastChunkCases = []struct {
 	{"finish", `{"id":"chatcmpl-1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}`, true},
 	{"usage", `{"id":"chatcmpl-1","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":3},"completion_tokens_details":{"reasoning_tokens":2}}}`, true},
 	{"usage odd counts", `{"choices":[],"usage":{"prompt_tokens":12.0,"completion_tokens":"3","input_tokens":-1,"output_tokens":1e300,"prompt_tokens_details":null,"completion_tokens_details":[1]}}`, true},
+	{"usage odder counts", `{"choices":[],"usage":{"prompt_tokens":null,"completion_tokens":{"n":1},"input_tokens":7.9,"output_tokens":true,"input_tokens_details":{"cached_tokens":"2","reasoning_tokens":3},"output_tokens_details":{"reasoning_tokens":-0}}}`, true},
+	{"usage keys left to encoding/json", `{"choices":[],"usage":{"Prompt_Tokens":5,"completion_tokens":1,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1,"CACHED_TOKENS":2}}}`, true},
 	{"azure prompt filter", `{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}`, true},
 	{"azure content filter", `{"choices":[{"content_filter_results":{"hate":{"filtered":false}},"delta":{"content":"Azure"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"x","model":"gpt-4o","object":"chat.completion.chunk"}`, true},
 	{"completions text", `{"id":"cmpl-1","object":"text_completion","choices":[{"text":"\n\nThis","index":0,"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct","usage":null}`, true},
@@ -604,23 +637,32 @@ var fastChunkCases = []struct {
 	{"error code", `{"error":{"message":"","code":429}}`, true},
 	{"error of another type", `{"error":[1],"model":"m"}`, true},
 
-	{"tool call delta", `{"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}`, false},
-	{"function call delta", `{"model":"m","choices":[{"index":0,"delta":{"function_call":{"name":"f","arguments":"{}"}}}]}`, false},
-	{"content parts", `{"model":"m","choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"}]}}]}`, false},
-	{"content number", `{"choices":[{"index":0,"delta":{"content":5}}]}`, false},
-	{"refusal number", `{"choices":[{"index":0,"delta":{"content":"a","refusal":5}}]}`, false},
-	{"model number", `{"model":5,"choices":[{"index":0,"delta":{"content":"a"}}]}`, false},
-	{"text number", `{"choices":[{"index":0,"text":5}]}`, false},
-	{"delta string", `{"choices":[{"index":0,"delta":"x","text":"t"}]}`, false},
-	{"index float", `{"choices":[{"index":0.0,"delta":{"content":"a"}}]}`, false},
-	{"index exponent", `{"choices":[{"index":1e0,"delta":{"content":"a"}}]}`, false},
-	{"index string", `{"choices":[{"index":"1","delta":{"content":"a"}}]}`, false},
-	{"index overflow", `{"choices":[{"index":99999999999999999999,"delta":{"content":"a"}}]}`, false},
-	{"usage string", `{"choices":[],"usage":"none"}`, false},
-	{"usage array", `{"choices":[],"usage":[]}`, false},
-	{"choices object", `{"model":"m","choices":{"index":0}}`, false},
-	{"choice null", `{"model":"m","choices":[null,{"index":0,"delta":{"content":"a"}}]}`, false},
-	{"choice number", `{"model":"m","choices":[1]}`, false},
+	{"tool call delta", `{"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}`, true},
+	{"function call delta", `{"model":"m","choices":[{"index":0,"delta":{"function_call":{"name":"f","arguments":"{}"}}}]}`, true},
+	{"content parts", `{"model":"m","choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"}]}}]}`, true},
+	{"content number", `{"choices":[{"index":0,"delta":{"content":5}}]}`, true},
+	{"refusal number", `{"choices":[{"index":0,"delta":{"content":"a","refusal":5}}]}`, true},
+	{"model number", `{"model":5,"choices":[{"index":0,"delta":{"content":"a"}}]}`, true},
+	{"text number", `{"choices":[{"index":0,"text":5}]}`, true},
+	{"delta string", `{"choices":[{"index":0,"delta":"x","text":"t"}]}`, true},
+	{"index float", `{"choices":[{"index":0.0,"delta":{"content":"a"}}]}`, true},
+	{"index exponent", `{"choices":[{"index":1e0,"delta":{"content":"a"}}]}`, true},
+	{"index string", `{"choices":[{"index":"1","delta":{"content":"a"}}]}`, true},
+	{"index overflow", `{"choices":[{"index":99999999999999999999,"delta":{"content":"a"}}]}`, true},
+	{"usage string", `{"choices":[],"usage":"none"}`, true},
+	{"usage array", `{"choices":[],"usage":[]}`, true},
+	{"choices object", `{"model":"m","choices":{"index":0}}`, true},
+	{"choice null", `{"model":"m","choices":[null,{"index":0,"delta":{"content":"a"}}]}`, true},
+	{"choice number", `{"model":"m","choices":[1]}`, true},
+	{"tool call first delta", `{"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}],"refusal":null},"finish_reason":null}]}`, true},
+	{"tool call fragments", `{"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"lo"}},{"index":1,"function":{"arguments":"cation\": \"Paris\"}"}}]}}]}`, true},
+	{"tool calls without index", `{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":"{"}},{"function":{"arguments":"}"}},{"id":"b","type":"function"}]}}]}`, true},
+	{"tool call odd values", `{"choices":[{"delta":{"tool_calls":[null,1,"x",{"index":"1","id":5,"function":"f"},{"index":1.5,"function":{"name":null,"arguments":{"k": [1, 2]}}},{"index":-3,"custom":{"name":"sql","input":"SELECT 1"}},{"index":2,"custom":[1],"function":null}]}}]}`, true},
+	{"tool call arguments of any type", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":null}},{"index":0,"function":{"arguments":12}},{"index":0,"function":{"arguments":"\u00e9\n"}}]}}]}`, true},
+	{"function call odd values", `{"choices":[{"index":0,"delta":{"function_call":"x"}},{"index":0,"delta":{"function_call":{"name":"f","arguments":{"a":1}}}},{"index":0,"delta":{"function_call":null}}]}`, true},
+	{"tool call key case", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"ID":"call_1"}]}}]}`, false},
+	{"function key case", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"Name":"f"}}]}}]}`, false},
+	{"custom key repeated", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"custom":{"input":"a","input":"b"}}]}}]}`, false},
 	{"key case", `{"Model":"m","choices":[]}`, false},
 	{"key case after", `{"model":"a","MODEL":"b"}`, false},
 	{"key case in choice", `{"choices":[{"index":0,"Delta":{"content":"a"}}]}`, false},
@@ -636,7 +678,39 @@ var fastChunkCases = []struct {
 	{"truncated", `{"model":"m","choices":[{"index":0,"delta":{"content":"Hel`, false},
 	{"trailing comma", `{"model":"m",}`, false},
 	{"trailing data", `{"model":"m"} {"model":"n"}`, false},
-	{"large", `{"model":"m","choices":[{"index":0,"delta":{"content":"` + strings.Repeat("x", maxFastChunk) + `"}}]}`, false},
+	{"large", `{"model":"m","choices":[{"index":0,"delta":{"content":"` + strings.Repeat("x", 1<<20) + `"}}]}`, true},
+	{"nested as deep as allowed", `{"x":` + strings.Repeat("[", maxJSONDepth-1) + strings.Repeat("]", maxJSONDepth-1) + `,"model":"m"}`, true},
+	{"nested too deep", `{"x":` + strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth) + `,"model":"m"}`, false},
+	{"many brackets", `{"x":[` + strings.Repeat("[],", maxJSONDepth) + `[]],"model":"m"}`, true},
+}
+
+// TestFastFields checks that the fast way reads the fields that the structs it stands in
+// for declare.
+func TestFastFields(t *testing.T) {
+	for _, tt := range []struct {
+		v      any
+		fields []string
+	}{
+		{completionJSON{}, completionFields},
+		{choiceJSON{}, choiceFields},
+		{chatMessageJSON{}, messageFields},
+		{toolCallJSON{}, toolCallFields},
+		{functionCallJSON{}, functionFields},
+		{toolCallJSON{}.Custom, customFields},
+		{contentPartJSON{}, partFields},
+		{responsesEventJSON{}, responsesEventFields},
+		{usageJSON{}, usageFields},
+		{detailsJSON{}, detailsFields},
+	} {
+		typ := reflect.TypeOf(tt.v)
+		var tags []string
+		for i := range typ.NumField() {
+			tags = append(tags, typ.Field(i).Tag.Get("json"))
+		}
+		if !reflect.DeepEqual(tags, tt.fields) {
+			t.Errorf("%v has fields %q, the fast way reads %q", typ, tags, tt.fields)
+		}
+	}
 }
 
 // TestCompletionStreamFast checks that reading chunks with addFast gives the summary that
@@ -672,8 +746,8 @@ func TestCompletionStreamFast(t *testing.T) {
 			t.Run(e.Name(), func(t *testing.T) {
 				body := readTestdata(t, e.Name())
 				compare(t, body)
-				for n := range len(body) {
-					compare(t, body[:n]) // cut anywhere
+				for n := 0; n < len(body); n += 5 {
+					compare(t, body[:n]) // cut short, anywhere
 				}
 			})
 		}
@@ -689,6 +763,64 @@ func TestCompletionStreamFast(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSummarizeCompletionFast checks that summarizeCompletionFast gives the summary that
+// decoding the body does, for every kind of endpoint.
+func TestSummarizeCompletionFast(t *testing.T) {
+	bodies := map[string]string{
+		"first choice is index 0": `{"model":"m","choices":[{"index":1,"message":{"content":"B"}},{"index":0,"message":{"content":"A"}},{"index":0,"message":{"content":"C"}}]}`,
+		"no choice is index 0":    `{"model":"m","choices":[{"index":2,"message":{"content":"B"}},{"index":3,"message":{"content":"A"}}]}`,
+		"no choices":              `{"model":"m","choices":[],"usage":{"prompt_tokens":3}}`,
+		"refusal and content":     `{"choices":[{"index":0,"message":{"content":"","refusal":"no"}}]}`,
+		"content null":            `{"choices":[{"index":0,"message":{"content":null,"refusal":"no"}}]}`,
+		"message null":            `{"choices":[{"index":0,"message":null,"text":"t"}]}`,
+		"tool calls":              `{"choices":[{"index":0,"message":{"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}}]}`,
+		"tool calls elsewhere":    `{"choices":[{"index":1,"message":{"tool_calls":[{"id":"c"}]}},{"index":0,"message":{"content":"a"}}]}`,
+		"embeddings":              `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0023,-0.0093]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}}`,
+	}
+	for _, tt := range fastChunkCases {
+		bodies[tt.name] = strings.ReplaceAll(tt.chunk, `"delta"`, `"message"`)
+	}
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			bodies[e.Name()] = string(readTestdata(t, e.Name()))
+		}
+	}
+	for name, body := range bodies {
+		for _, kind := range []apiKind{chatAPI, completionsAPI, embeddingsAPI, otherAPI} {
+			got, want := summarizeCompletion(kind, []byte(body), true), summarizeCompletion(kind, []byte(body), false)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, kind %d: fast %s\ndecoded %s", name, kind, showSummary(got), showSummary(want))
+			}
+		}
+	}
+	for _, name := range []string{"chat_completion.json", "chat_completion_refusal.json", "completions.json", "embeddings.json", "error.json"} {
+		if _, ok := summarizeCompletionFast(chatAPI, readTestdata(t, name)); !ok {
+			t.Errorf("summarizeCompletionFast gave up on %s", name)
+		}
+	}
+}
+
+func FuzzSummarizeCompletionFast(f *testing.F) {
+	for _, tt := range fastChunkCases {
+		f.Add(uint8(chatAPI), []byte(strings.ReplaceAll(tt.chunk, `"delta"`, `"message"`)))
+	}
+	for _, name := range []string{"chat_completion.json", "chat_completion_tool_calls.json", "completions.json", "embeddings.json", "error.json"} {
+		f.Add(uint8(chatAPI), readTestdata(f, name))
+		f.Add(uint8(completionsAPI), readTestdata(f, name))
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
+		k := apiKind(kind % 5)
+		got, want := summarizeCompletion(k, body, true), summarizeCompletion(k, body, false)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("fast %s\ndecoded %s", showSummary(got), showSummary(want))
+		}
+	})
 }
 
 func FuzzCompletionStreamFast(f *testing.F) {
@@ -712,19 +844,186 @@ func FuzzCompletionStreamFast(f *testing.F) {
 	})
 }
 
-func FuzzStringValue(f *testing.F) {
-	for _, s := range []string{`""`, `"abc"`, `"a\nb"`, `"\ud83d\ude00"`, `"\ud800"`, "\"\xff\"", `"a"b"`, `"\u12"`, `"`, `x`, "\"\x01\""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		got, ok := stringValue(raw)
-		var want string
-		err := json.Unmarshal([]byte(raw), &want)
-		if raw == "" || raw[0] != '"' || strings.TrimSpace(raw) != raw {
-			return // stringValue is only given a string's exact bytes
+// responsesEventCases are Responses API stream events for comparing readResponsesEventFast
+// with the full decode.
+var responsesEventCases = []string{
+	"event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"model\":\"gpt-4.1\",\"output\":[]}}\n\n",
+	"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hi \\\"there\\\"\\n\",\"obfuscation\":\"x\"}\n\n",
+	"data: {\"type\":\"response.refusal.delta\",\"delta\":\"No.\"}\n\n",
+	"data: {\"type\":\"response.output_item.done\",\"item\":{\"type\":\"function_call\",\"call_id\":\"call_1\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}\n\n",
+	"data: {\"type\":\"response.output_item.done\",\"item\":{\"type\":\"custom_tool_call\",\"call_id\":\"call_2\",\"name\":\"sql\",\"input\":\"SELECT 1\"}}\n\n",
+	"data: {\"type\":\"response.output_item.done\",\"item\":\"x\"}\n\n",
+	"event: error\ndata: {\"type\":\"error\",\"code\":\"ERR\",\"message\":null,\"error\":{\"message\":\"nested\"}}\n\n",
+	"event: error\ndata: {\"code\":42,\"message\":5}\n\n",
+	"data: {\"type\":5,\"delta\":[1]}\n\n",
+	"data: {\"Type\":\"response.output_text.delta\",\"delta\":\"case\"}\n\n",
+	"data: {\"type\":\"response.output_text.delta\",\"delta\":\"a\",\"delta\":\"b\"}\n\n",
+	"data: {\"type\":\"response.completed\",\"response\":{\"model\":\"gpt-4.1\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"done\"}]}],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n",
+	"data: {\"type\":\"response.failed\",\"response\":null}\n\n",
+	"data: [1,2]\n\n",
+}
+
+// TestResponsesStreamFast checks that reading events with readResponsesEventFast gives the
+// summary that decoding them does.
+func TestResponsesStreamFast(t *testing.T) {
+	compare := func(t *testing.T, body []byte) {
+		t.Helper()
+		got, want := summarizeResponsesStream(body, true), summarizeResponsesStream(body, false)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("fast %s\ndecoded %s", showSummary(got), showSummary(want))
 		}
-		if ok != (err == nil) || got != want {
-			t.Errorf("stringValue(%q) = %q, %v; encoding/json: %q, %v", raw, got, ok, want, err)
+	}
+	for i, ev := range responsesEventCases {
+		compare(t, []byte(ev))
+		compare(t, []byte(strings.Join(responsesEventCases[i:], "")))
+	}
+	for _, name := range []string{"responses_stream.sse", "responses_stream_tools.sse", "responses_stream_failed.sse"} {
+		t.Run(name, func(t *testing.T) {
+			body := readTestdata(t, name)
+			for n := 0; n < len(body); n += 5 {
+				compare(t, body[:n])
+			}
+			compare(t, body)
+			eachSSEEvent(body, func(_ string, data []byte) {
+				if !readResponsesEventFast(data, &responsesEventJSON{}) {
+					t.Errorf("readResponsesEventFast gave up on %s", data)
+				}
+			})
+		})
+	}
+}
+
+func FuzzResponsesStreamFast(f *testing.F) {
+	for _, ev := range responsesEventCases {
+		f.Add([]byte(ev))
+	}
+	for _, name := range []string{"responses_stream.sse", "responses_stream_tools.sse"} {
+		f.Add(readTestdata(f, name))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, want := summarizeResponsesStream(body, true), summarizeResponsesStream(body, false)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("fast %s\ndecoded %s", showSummary(got), showSummary(want))
+		}
+	})
+}
+
+// FuzzParseJSON checks that parseJSON accepts what encoding/json does, and that stringField
+// reads a string as it does.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`""`, `"abc"`, `"a\nb"`, `"\ud83d\ude00"`, `"\ud800"`, "\"\xff\"", `"a"b"`, `"\u12"`, `"`, `x`,
+		"\"\x01\"", `"\'"`, ` {"a" : [1, -0.5e+3, true, false, null, {}], "b":"\/"} `, `[1,]`, `{"a":1,}`, `01`, `-`, `1.`, `1e`,
+		`[` + strings.Repeat("[", maxJSONDepth-1) + strings.Repeat("]", maxJSONDepth) + ``, `tru`, `nul`, "[1]\x00"} {
+		f.Add([]byte(s))
+	}
+	for _, tt := range fastChunkCases {
+		f.Add([]byte(tt.chunk))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v, ok := parseJSON(raw)
+		if ok != json.Valid(raw) {
+			t.Fatalf("parseJSON(%q) ok = %v, json.Valid %v", raw, ok, !ok)
+		}
+		if !ok {
+			return
+		}
+		if !bytes.Equal(v, bytes.TrimSpace(raw)) && len(bytes.TrimLeft(raw, " \t\r\n")) == len(bytes.TrimLeft(v, " \t\r\n")) {
+			t.Errorf("parseJSON(%q) = %q", raw, v)
+		}
+		var want string
+		err := json.Unmarshal(raw, &want)
+		if v.isString() && (err != nil || stringField(v) != want) {
+			t.Errorf("stringField(%q) = %q; encoding/json: %q, %v", v, stringField(v), want, err)
+		}
+	})
+}
+
+// textOfDecoded is textOf with encoding/json alone, as it was before the fast way.
+func textOfDecoded(raw []byte, sep string) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return s
+	case '[':
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return ""
+		}
+		var texts []string
+		for _, it := range items {
+			var t string
+			switch it := bytes.TrimSpace(it); {
+			case len(it) > 0 && it[0] == '"':
+				t = textOfDecoded(it, "")
+			case len(it) > 0 && it[0] == '{':
+				var p contentPartJSON
+				if decodeLenient(it, &p) {
+					t = p.text()
+				}
+			}
+			if t != "" {
+				texts = append(texts, t)
+			}
+		}
+		return strings.Join(texts, sep)
+	}
+	return ""
+}
+
+// compactDecoded is compactJSON with json.Compact, as it was before the fast way.
+func compactDecoded(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	switch string(raw) {
+	case "", "null", "[]", "{}":
+		return ""
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return ""
+	}
+	return b.String()
+}
+
+var jsonHelperSeeds = []string{
+	`"plain"`, `"a\nb \"q\" \u00e9\ud83d\ude00 \ud800"`, "\"\xff\"", `["one","two"]`,
+	`[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}},{"type":"refusal","refusal":"no"},"s",1,null]`,
+	`[{"type":"text","Text":"a"},{"type":"text","text":"x","text":"y"},{"type":"input_text","text":5},{"type":"output_text","t\u0065xt":"e"}]`,
+	` [ { "type" : "text" , "text" : "spaced" } ] `, `[1,2`, `[{"text":"a"}]x`, `{"type":"text"}`,
+	`[{"type":"function","function":{"name":"f","description":"Get the \"weather\"\n","parameters":{"type":"object"}}}]`,
+	"{\n  \"a\" : [ 1 , 2 ] ,\t\"b\\\\\" : \"x y\"\r\n}", `[]`, `{}`, `null`, `[ ]`,
+	`[` + strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth) + `]`,
+}
+
+func TestTextOfAndCompactJSON(t *testing.T) {
+	for _, raw := range jsonHelperSeeds {
+		for _, sep := range []string{"", "\n"} {
+			if got, want := textOf([]byte(raw), sep), textOfDecoded([]byte(raw), sep); got != want {
+				t.Errorf("textOf(%.80q, %q) = %q, want %q", raw, sep, got, want)
+			}
+		}
+		if got, want := compactJSON([]byte(raw)), compactDecoded([]byte(raw)); got != want {
+			t.Errorf("compactJSON(%.80q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func FuzzTextOfAndCompactJSON(f *testing.F) {
+	for _, raw := range jsonHelperSeeds {
+		f.Add([]byte(raw))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := textOf(raw, "\n"), textOfDecoded(raw, "\n"); got != want {
+			t.Errorf("textOf(%q) = %q, want %q", raw, got, want)
+		}
+		if got, want := compactJSON(raw), compactDecoded(raw); got != want {
+			t.Errorf("compactJSON(%q) = %q, want %q", raw, got, want)
 		}
 	})
 }
