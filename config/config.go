@@ -22,6 +22,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Database is a SQLite file path (default aiproxy.db) or a connection string.
 	Database string `yaml:"database"`
+	// LogJSONL, when set, also appends every log row to this JSON Lines file.
+	LogJSONL string `yaml:"log_jsonl"`
 	// Providers configures the upstream APIs.
 	Providers Providers `yaml:"providers"`
 	// MaxRetries retries 429, 5xx and connection errors upstream. Default 0.

@@ -78,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 	fs := flag.NewFlagSet("aiproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfgFile, host, port, replay, db                        string
+		cfgFile, host, port, replay, db, jsonl                 string
 		oaKey, oaURL, azURL, azKey, anKey, anURL, gmKey, gmURL string
 		awsID, awsSecret, awsToken, awsRegion, brURL, awsProf  string
 		retries                                                int
@@ -106,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		{"port", "port to listen on (default 8000)", stringVar(&port), setHostPort},
 		{"db", "access log database: a SQLite file path (default aiproxy.db) or postgres://user:pass@host/db; alias --connection-str", stringVar(&db), func(c *config.Config) { c.Database = db }},
 		{"connection-str", "same as --db", stringVar(&db), func(c *config.Config) { c.Database = db }},
+		{"log-jsonl", "also append every log row to this JSON Lines file", stringVar(&jsonl), func(c *config.Config) { c.LogJSONL = jsonl }},
 		{"openai-api-key", "OpenAI API key used upstream (env OPENAI_API_KEY); without one the client's own key is forwarded", stringVar(&oaKey), func(c *config.Config) { openaiSection(c).APIKey = oaKey }},
 		{"openai-base-url", "OpenAI-compatible upstream API root (env OPENAI_BASE_URL, default " + openai.DefaultBaseURL + ")", stringVar(&oaURL), func(c *config.Config) { openaiSection(c).BaseURL = oaURL }},
 		{"azure-endpoint", "Azure OpenAI resource endpoint, https://{resource}.openai.azure.com (env AZURE_OPENAI_ENDPOINT); enables Azure", stringVar(&azURL), func(c *config.Config) { azureSection(c).Endpoint = azURL }},
@@ -302,6 +303,14 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 		return fmt.Errorf("open access log: %w", err)
 	}
 	defer store.Close()
+	if cfg.LogJSONL != "" {
+		sink, err := accesslog.OpenJSONL(cfg.LogJSONL)
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+		store = accesslog.Tee(store, func(err error) { logger.Error("access log sink failed", "err", err) }, sink)
+	}
 
 	providers, secrets, err := buildProviders(cfg)
 	if err != nil {

@@ -97,7 +97,8 @@ func TestGracefulDrain(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "aiproxy.db")
 
-	cmd := exec.Command(os.Args[0], "--port", "0", "--db", db, "--openai-api-key", "sk-up", "--openai-base-url", up.URL+"/v1")
+	jsonl := filepath.Join(dir, "aiproxy.jsonl")
+	cmd := exec.Command(os.Args[0], "--port", "0", "--db", db, "--log-jsonl", jsonl, "--openai-api-key", "sk-up", "--openai-base-url", up.URL+"/v1")
 	cmd.Env = append(os.Environ(), "AIPROXY_RUN_MAIN=1")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -172,6 +173,17 @@ func TestGracefulDrain(t *testing.T) {
 	}
 	if complete != answered {
 		t.Fatalf("%d requests answered, %d have both rows", answered, complete)
+	}
+	var rows int
+	if err := conn.QueryRow(`SELECT COUNT(*) FROM accesslog`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := os.ReadFile(jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(lines, []byte("\n")); n != rows {
+		t.Fatalf("jsonl sink has %d lines, database %d rows", n, rows)
 	}
 }
 
