@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -22,6 +24,11 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Database is a SQLite file path (default aiproxy.db) or a connection string.
 	Database string `yaml:"database"`
+	// Retention deletes rows older than this, checked hourly; 0 keeps everything.
+	Retention Duration `yaml:"retention"`
+	// ContentRetention blanks bodies, headers and texts of rows older than this, keeping
+	// counts, tokens, times and cost; 0 keeps them.
+	ContentRetention Duration `yaml:"content_retention"`
 	// LogJSONL, when set, also appends every log row to this JSON Lines file.
 	LogJSONL string `yaml:"log_jsonl"`
 	// Providers configures the upstream APIs.
@@ -111,9 +118,21 @@ type Timeouts struct {
 // Duration is a time.Duration written as in Go ("10s", "5m").
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// ParseDuration reads a Go duration ("90m", "12h") or a number of days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// UnmarshalYAML parses a Go duration string or a number of days ("30d").
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}

@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		case "serve":
 			args = args[1:]
+		case "prune":
+			return prune(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, stderr)
@@ -83,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		awsID, awsSecret, awsToken, awsRegion, brURL, awsProf  string
 		retries                                                int
 		maxBody                                                int64
-		connectT, headerT, idleT                               time.Duration
+		connectT, headerT, idleT, retention, contentRet        time.Duration
 		listenErr                                              error
 	)
 	setHostPort := func(c *config.Config) {
@@ -106,6 +108,8 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		{"port", "port to listen on (default 8000)", stringVar(&port), setHostPort},
 		{"db", "access log database: a SQLite file path (default aiproxy.db) or postgres://user:pass@host/db; alias --connection-str", stringVar(&db), func(c *config.Config) { c.Database = db }},
 		{"connection-str", "same as --db", stringVar(&db), func(c *config.Config) { c.Database = db }},
+		{"retention", "delete log rows older than this, e.g. 30d (checked hourly; default: keep all)", daysVar(&retention), func(c *config.Config) { c.Retention = config.Duration(retention) }},
+		{"content-retention", "blank bodies and texts of rows older than this, e.g. 7d, keeping tokens and cost", daysVar(&contentRet), func(c *config.Config) { c.ContentRetention = config.Duration(contentRet) }},
 		{"log-jsonl", "also append every log row to this JSON Lines file", stringVar(&jsonl), func(c *config.Config) { c.LogJSONL = jsonl }},
 		{"openai-api-key", "OpenAI API key used upstream (env OPENAI_API_KEY); without one the client's own key is forwarded", stringVar(&oaKey), func(c *config.Config) { openaiSection(c).APIKey = oaKey }},
 		{"openai-base-url", "OpenAI-compatible upstream API root (env OPENAI_BASE_URL, default " + openai.DefaultBaseURL + ")", stringVar(&oaURL), func(c *config.Config) { openaiSection(c).BaseURL = oaURL }},
@@ -303,6 +307,7 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 		return fmt.Errorf("open access log: %w", err)
 	}
 	defer store.Close()
+	base := store // what retention prunes; store may become a tee to the sinks
 	if cfg.LogJSONL != "" {
 		sink, err := accesslog.OpenJSONL(cfg.LogJSONL)
 		if err != nil {
@@ -357,6 +362,9 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	retireCtx, stopRetire := context.WithCancel(ctx)
+	defer stopRetire()
+	go retire(retireCtx, base, cfg, logger)
 	select {
 	case err := <-errc:
 		_ = p.Close(context.Background())
@@ -419,6 +427,83 @@ func selfUpstream(c *config.Config, listen string) string {
 		}
 	}
 	return ""
+}
+
+// retire applies the retention settings at start and then hourly, until ctx ends.
+func retire(ctx context.Context, store accesslog.Store, cfg *config.Config, logger *slog.Logger) {
+	p, ok := store.(accesslog.Pruner)
+	if !ok || (cfg.Retention == 0 && cfg.ContentRetention == 0) {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if d := time.Duration(cfg.ContentRetention); d > 0 {
+			n, err := p.PruneContent(ctx, now.Add(-d))
+			logger.Info("access log content retention", "older_than", d, "rows", n, "err", err)
+		}
+		if d := time.Duration(cfg.Retention); d > 0 {
+			n, err := p.Prune(ctx, now.Add(-d))
+			logger.Info("access log retention", "older_than", d, "deleted", n, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune is the `aiproxy prune` command: one retention pass over the log database.
+func prune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("aiproxy prune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var olderThan, contentOlderThan time.Duration
+	db := fs.String("db", "aiproxy.db", "access log database: SQLite path or postgres:// URL")
+	fs.Var(daysVar(&olderThan), "older-than", "delete rows older than this, e.g. 90d")
+	fs.Var(daysVar(&contentOlderThan), "content-older-than", "blank bodies and texts of rows older than this, e.g. 7d")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if olderThan == 0 && contentOlderThan == 0 {
+		return errors.New("prune: give --older-than and/or --content-older-than")
+	}
+	store, err := accesslog.Open(*db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p, ok := store.(accesslog.Pruner)
+	if !ok {
+		return fmt.Errorf("prune: %T cannot prune", store)
+	}
+	now := time.Now()
+	if contentOlderThan > 0 {
+		n, err := p.PruneContent(ctx, now.Add(-contentOlderThan))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "blanked the content of %d rows older than %s\n", n, contentOlderThan)
+	}
+	if olderThan > 0 {
+		n, err := p.Prune(ctx, now.Add(-olderThan))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted %d rows older than %s\n", n, olderThan)
+	}
+	return nil
+}
+
+type daysValue struct{ p *time.Duration }
+
+func daysVar(p *time.Duration) flag.Value { return daysValue{p} }
+func (v daysValue) String() string        { return "" }
+func (v daysValue) Set(s string) error {
+	d, err := config.ParseDuration(s)
+	*v.p = d
+	return err
 }
 
 type stringValue struct{ p *string }

@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/aiproxy-go/aiproxy"
+	"github.com/aiproxy-go/aiproxy/accesslog"
 	"github.com/aiproxy-go/aiproxy/internal/fakeanthropic"
 	"github.com/aiproxy-go/aiproxy/internal/fakeazure"
 	"github.com/aiproxy-go/aiproxy/internal/fakebedrock"
@@ -379,5 +380,42 @@ func TestServePostgres(t *testing.T) {
 		if n != 2 || content != "Hello! You said: pg" {
 			t.Errorf("request %s: %d rows, content %q", id, n, content)
 		}
+	}
+}
+
+func TestPruneCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	store, err := accesslog.OpenSQLite(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	store.Insert(context.Background(), []*accesslog.Record{
+		{RequestID: "old", CreatedAt: now.Add(-100 * 24 * time.Hour), Direction: "request", Content: "old"},
+		{RequestID: "mid", CreatedAt: now.Add(-10 * 24 * time.Hour), Direction: "request", Content: "mid"},
+		{RequestID: "new", CreatedAt: now, Direction: "request", Content: "new"},
+	})
+	store.Close()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"prune", "--db", db, "--older-than", "90d", "--content-older-than", "7d"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "deleted 1 rows") || !strings.Contains(out.String(), "blanked the content of 2 rows") {
+		t.Fatalf("prune said %q", out.String())
+	}
+	store, _ = accesslog.OpenSQLite(db)
+	defer store.Close()
+	for id, want := range map[string]string{"old": "-", "mid": "", "new": "new"} {
+		recs, _ := store.Records(context.Background(), id, "")
+		got := "-"
+		if len(recs) == 1 {
+			got = recs[0].Content
+		}
+		if got != want {
+			t.Errorf("%s: content %q, want %q", id, got, want)
+		}
+	}
+	if err := run(context.Background(), []string{"prune", "--db", db}, io.Discard, io.Discard); err == nil {
+		t.Error("prune without an age succeeded")
 	}
 }
