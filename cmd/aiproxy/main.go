@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			args = args[1:]
 		case "prune":
 			return prune(ctx, args[1:], stdout, stderr)
+		case "logs":
+			return logs(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, stderr)
@@ -141,7 +143,7 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: aiproxy [serve] [flags]\n       aiproxy version\n\nAIProxy %s relays LLM API calls and logs each one.\n\nFlags (each --a-b is also accepted as --a_b):\n", aiproxy.Version)
+		fmt.Fprintf(stderr, "Usage: aiproxy [serve] [flags]\n       aiproxy logs [--db D] [--request-id ID] [--model M] [--status N] [--since 24h] [--limit N] [--json]\n       aiproxy prune [--db D] --older-than 90d [--content-older-than 7d]\n       aiproxy version\n\nAIProxy %s relays LLM API calls and logs each one.\n\nFlags (each --a-b is also accepted as --a_b):\n", aiproxy.Version)
 		for _, s := range specs {
 			fmt.Fprintf(stderr, "  --%s\n    \t%s\n", s.name, s.usage)
 		}

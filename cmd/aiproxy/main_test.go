@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -417,5 +418,47 @@ func TestPruneCommand(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"prune", "--db", db}, io.Discard, io.Discard); err == nil {
 		t.Error("prune without an age succeeded")
+	}
+}
+
+func TestLogsCommand(t *testing.T) {
+	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "a.db")}
+	if dsn := os.Getenv("AIPROXY_TEST_POSTGRES"); dsn != "" {
+		dbs["postgres"] = dsn
+	}
+	for name, db := range dbs {
+		t.Run(name, func(t *testing.T) {
+			store, err := accesslog.Open(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("logs-%s-%d", name, time.Now().UnixNano())
+			now := time.Now()
+			err = store.Insert(context.Background(), []*accesslog.Record{
+				{RequestID: id, CreatedAt: now.Add(-48 * time.Hour), Direction: "request", Model: "gpt-4o", Content: "old question"},
+				{RequestID: id, CreatedAt: now, Direction: "request", Model: "gpt-4o", Content: "new question"},
+				{RequestID: id, CreatedAt: now, Direction: "response", StatusCode: 200, Model: "gpt-4o", Content: "an answer\nover lines", PromptTokens: 5, CompletionTokens: 7, CostUSD: 0.25},
+			})
+			store.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := run(context.Background(), []string{"logs", "--db", db, "--request-id", id, "--since", "1d"}, &out, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 3 || !strings.Contains(lines[1], "an answer over lines") || !strings.Contains(lines[1], "5/7") || !strings.Contains(lines[2], "new question") {
+				t.Fatalf("table:\n%s", out.String())
+			}
+			out.Reset()
+			if err := run(context.Background(), []string{"logs", "--db", db, "--request-id", id, "--status", "200", "--json"}, &out, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			var r logRow
+			if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.CostUSD != 0.25 || r.Direction != "response" || r.CreatedAt == "" {
+				t.Fatalf("json %q: %+v %v", out.String(), r, err)
+			}
+		})
 	}
 }
