@@ -201,20 +201,26 @@ func nullFloat(f float64) any {
 	return f
 }
 
-// headersArg encodes headers as a JSON object of name to value, several values joined by
-// ", ", with the names sorted: what encoding/json makes of a map[string]string without
-// HTML escaping, which is how the rows written so far were made.
+// headersArg encodes headers for SQLite as appendHeadersJSON does.
 func (a *rowArgs) headersArg(h http.Header) any {
 	if len(h) == 0 {
 		return nil
 	}
-	a.keys = a.keys[:0]
+	a.buf, a.keys = appendHeadersJSON(a.buf[:0], a.keys[:0], h)
+	return string(a.buf)
+}
+
+// appendHeadersJSON appends headers as a JSON object of name to value, several values joined
+// by ", ", with the names sorted: what encoding/json makes of a map[string]string without
+// HTML escaping, which is how the rows written so far were made. keys is scratch space,
+// returned for reuse.
+func appendHeadersJSON(b []byte, keys []string, h http.Header) ([]byte, []string) {
 	for k := range h {
-		a.keys = append(a.keys, k)
+		keys = append(keys, k)
 	}
-	slices.Sort(a.keys)
-	b := append(a.buf[:0], '{')
-	for i, k := range a.keys {
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -228,9 +234,7 @@ func (a *rowArgs) headersArg(h http.Header) any {
 		}
 		b = append(b, '"')
 	}
-	b = append(b, '}')
-	a.buf = b
-	return string(b)
+	return append(b, '}'), keys
 }
 
 // appendJSONString appends s as a JSON string, as encoding/json spells it without HTML

@@ -391,19 +391,19 @@ func (s *PostgresStore) rowValues(row []any, r *Record, sc *rowScratch) {
 	row[9] = pgNullText(r.Model)
 	row[10] = pgInt(int64(r.PromptTokens), s.intKinds[1])
 	row[11] = pgInt(int64(r.CompletionTokens), s.intKinds[2])
-	row[12] = pgNullFloat(r.RequestTime)
-	row[13] = pgNullFloat(r.RequestTimeAPI)
+	row[12] = nullFloat(r.RequestTime)
+	row[13] = nullFloat(r.RequestTimeAPI)
 	row[14] = pgNullText(r.Provider)
 	row[15] = pgNullText(r.Endpoint)
 	row[16] = r.Stream
 	row[17] = pgNullText(r.User)
 	row[18] = pgNullText(r.ClientKey)
 	row[19] = pgNullText(r.UpstreamRequestID)
-	row[20] = pgNullFloat(r.TimeToFirstToken)
+	row[20] = nullFloat(r.TimeToFirstToken)
 	row[21] = pgInt(int64(r.CachedTokens), s.intKinds[3])
 	row[22] = pgInt(int64(r.ReasoningTokens), s.intKinds[4])
 	row[23] = r.TokensEstimated
-	row[24] = pgNullFloat(r.CostUSD)
+	row[24] = nullFloat(r.CostUSD)
 	row[25] = sc.chunkTimes(r.ChunkTimes)
 	row[26] = pgNullBytes(r.UpstreamBody)
 	for i, c := range s.cols {
@@ -484,59 +484,14 @@ func pgInt(n int64, k pgKind) any {
 	return n
 }
 
-func pgNullFloat(f float64) any {
-	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	return f
-}
-
-// headers encodes h as a JSON object of name to value, several values joined by ", ", byte
-// for byte as SQLite's store spells it (encoding/json's, keys sorted, HTML left as it is).
-// JSON escapes NUL and replaces invalid UTF-8 itself, so the text is always storable.
+// headers encodes h as SQLite's store spells it (appendHeadersJSON). JSON escapes NUL and
+// replaces invalid UTF-8 itself, so the text is always storable.
 func (sc *rowScratch) headers(h http.Header) any {
 	if len(h) == 0 {
 		return nil
 	}
-	sc.keys = sc.keys[:0]
-	for k := range h {
-		sc.keys = append(sc.keys, k)
-	}
-	slices.Sort(sc.keys)
-	b := append(sc.hdrBuf[:0], '{')
-	for i, k := range sc.keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = pgAppendJSONString(b, k)
-		b = append(b, ':')
-		if v := h[k]; len(v) == 1 {
-			b = pgAppendJSONString(b, v[0])
-		} else {
-			b = pgAppendJSONString(b, strings.Join(v, ", "))
-		}
-	}
-	b = append(b, '}')
-	sc.hdrBuf = b
-	return b
-}
-
-// pgAppendJSONString appends s as a JSON string the way encoding/json writes it with HTML
-// escaping off: the usual header, printable ASCII without quotes or backslashes, is copied as
-// it is, and anything else goes through encoding/json.
-func pgAppendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false)
-			enc.Encode(s) // a string always encodes
-			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	sc.hdrBuf, sc.keys = appendHeadersJSON(sc.hdrBuf[:0], sc.keys[:0], h)
+	return sc.hdrBuf
 }
 
 // chunkTimes encodes chunk offsets as a JSON array of milliseconds for the jsonb column; a
