@@ -127,7 +127,7 @@ type requestFields struct {
 // Parse validates a JSON body and reads model, stream and user (metadata.user_id) from
 // it. Invalid JSON is a 400 invalid_request_error.
 func (p *Provider) Parse(req *provider.Request) error {
-	if len(req.Body) == 0 || !isJSON(req.Header.Get("Content-Type")) {
+	if len(req.Body) == 0 || !provider.IsJSON(req.Header.Get("Content-Type")) {
 		return nil
 	}
 	var f requestFields
@@ -135,7 +135,7 @@ func (p *Provider) Parse(req *provider.Request) error {
 		return &provider.Error{Status: http.StatusBadRequest, Type: "invalid_request_error",
 			Message: "the request body is not valid json: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
 	}
-	req.Model = rawString(f.Model)
+	req.Model = provider.JSONString(f.Model)
 	req.Stream = bytes.Equal(bytes.TrimSpace(f.Stream), []byte("true"))
 	req.User = ""
 	if len(f.Metadata) > 0 && f.Metadata[0] == '{' {
@@ -143,30 +143,10 @@ func (p *Provider) Parse(req *provider.Request) error {
 			UserID json.RawMessage `json:"user_id"`
 		}
 		if json.Unmarshal(f.Metadata, &m) == nil {
-			req.User = rawString(m.UserID)
+			req.User = provider.JSONString(m.UserID)
 		}
 	}
 	return nil
-}
-
-func isJSON(contentType string) bool {
-	if contentType == "" {
-		return true
-	}
-	ct := strings.ToLower(contentType)
-	return strings.HasPrefix(ct, "application/json") || strings.Contains(ct, "+json")
-}
-
-// rawString returns the value of a JSON string, "" for anything else.
-func rawString(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // Prepare builds the upstream request: the body as it is, the provider's key as x-api-key

@@ -197,7 +197,7 @@ func (p *Provider) Parse(req *provider.Request) error {
 	var f requestFields
 	err := json.Unmarshal(req.Body, &f)
 	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) && (isConverseOp(op) || isJSON(req.Header.Get("Content-Type"))) {
+	if errors.As(err, &syntax) && (isConverseOp(op) || provider.IsJSON(req.Header.Get("Content-Type"))) {
 		return &provider.Error{Status: http.StatusBadRequest, Type: "ValidationException",
 			Message: "malformed input request: the body is not valid json: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
 	}
@@ -206,14 +206,6 @@ func (p *Provider) Parse(req *provider.Request) error {
 		st.format = f.format()
 	}
 	return nil
-}
-
-func isJSON(contentType string) bool {
-	if contentType == "" {
-		return true
-	}
-	ct := strings.ToLower(contentType)
-	return strings.HasPrefix(ct, "application/json") || strings.Contains(ct, "+json")
 }
 
 // stateOf returns what Parse learnt of req, parsing it again when a caller built req

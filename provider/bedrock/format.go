@@ -1,9 +1,10 @@
 package bedrock
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/aiproxy-go/aiproxy/provider"
 )
 
 // bodyFormat is the model-native format of an InvokeModel body, which decides the shape of
@@ -47,11 +48,11 @@ func (f requestFields) user() string {
 	if len(f.Metadata) == 0 || json.Unmarshal(f.Metadata, &m) != nil {
 		return ""
 	}
-	return rawString(m.UserID)
+	return provider.JSONString(m.UserID)
 }
 
 func (f requestFields) format() bodyFormat {
-	if prompt := rawString(f.Prompt); len(f.Prompt) > 0 && len(f.Messages) == 0 {
+	if prompt := provider.JSONString(f.Prompt); len(f.Prompt) > 0 && len(f.Messages) == 0 {
 		switch {
 		case len(f.MaxTokensToSample) > 0 || strings.Contains(prompt, "Human:"):
 			return formatCompletion
@@ -85,17 +86,4 @@ func (f requestFields) format() bodyFormat {
 		}
 	}
 	return formatMessages
-}
-
-// rawString returns a JSON string's value, "" for anything else.
-func rawString(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }

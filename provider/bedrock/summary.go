@@ -49,7 +49,7 @@ func readContent(raw json.RawMessage) content {
 		return c
 	}
 	if raw[0] == '"' {
-		if s := rawString(raw); s != "" {
+		if s := provider.JSONString(raw); s != "" {
 			c.text = append(c.text, s)
 		}
 		return c
@@ -81,7 +81,7 @@ func readContent(raw json.RawMessage) content {
 func resultText(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
-		return rawString(raw)
+		return provider.JSONString(raw)
 	}
 	var blocks []struct {
 		Text *string         `json:"text"`
@@ -156,7 +156,7 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 			}
 		}
 	}
-	if prompt := rawString(f.Prompt); prompt != "" {
+	if prompt := provider.JSONString(f.Prompt); prompt != "" {
 		all = append(all, prompt)
 		if strings.Contains(prompt, "Human:") {
 			s.Content = lastHumanTurn(prompt)
@@ -165,7 +165,7 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 		}
 	}
 	for _, raw := range []json.RawMessage{f.InputText, f.Message} {
-		if t := rawString(raw); t != "" {
+		if t := provider.JSONString(raw); t != "" {
 			all = append(all, t)
 			s.Content = t
 		}

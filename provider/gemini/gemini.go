@@ -261,7 +261,7 @@ func (p *Provider) Parse(req *provider.Request) error {
 	req.Stream = isStreamMethod(req.Endpoint)
 	req.User = ""
 	req.State = nil
-	if len(req.Body) == 0 || !isJSON(req.Header.Get("Content-Type")) {
+	if len(req.Body) == 0 || !provider.IsJSON(req.Header.Get("Content-Type")) {
 		return nil
 	}
 	if !json.Valid(req.Body) {
@@ -276,29 +276,10 @@ func (p *Provider) Parse(req *provider.Request) error {
 			Model json.RawMessage `json:"model"`
 		}
 		if json.Unmarshal(req.Body, &f) == nil {
-			req.Model = strings.TrimPrefix(rawString(f.Model), "models/")
+			req.Model = strings.TrimPrefix(provider.JSONString(f.Model), "models/")
 		}
 	}
 	return nil
-}
-
-func isJSON(contentType string) bool {
-	if contentType == "" {
-		return true
-	}
-	ct := strings.ToLower(contentType)
-	return strings.HasPrefix(ct, "application/json") || strings.Contains(ct, "+json")
-}
-
-func rawString(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // Prepare builds the upstream request: the base URL, the endpoint and the client's query

@@ -394,7 +394,7 @@ func errorMessage(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		if len(raw) > 0 && raw[0] == '"' {
-			return rawString(raw)
+			return provider.JSONString(raw)
 		}
 		return ""
 	}

@@ -101,7 +101,7 @@ type requestFields struct {
 
 // Parse validates a JSON body and reads model, stream and user from it.
 func (p *Provider) Parse(req *provider.Request) error {
-	if len(req.Body) == 0 || !isJSON(req.Header.Get("Content-Type")) {
+	if len(req.Body) == 0 || !provider.IsJSON(req.Header.Get("Content-Type")) {
 		return nil
 	}
 	var f requestFields
@@ -109,8 +109,8 @@ func (p *Provider) Parse(req *provider.Request) error {
 		return &provider.Error{Status: http.StatusBadRequest, Type: "invalid_request_error",
 			Message: "we could not parse the JSON body of your request: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
 	}
-	req.Model = rawString(f.Model)
-	req.User = rawString(f.User)
+	req.Model = provider.JSONString(f.Model)
+	req.User = provider.JSONString(f.User)
 	req.Stream = bytes.Equal(bytes.TrimSpace(f.Stream), []byte("true"))
 	req.State = nil
 	if req.Stream {
@@ -125,25 +125,6 @@ func (p *Provider) Parse(req *provider.Request) error {
 		req.State = st
 	}
 	return nil
-}
-
-func isJSON(contentType string) bool {
-	if contentType == "" {
-		return true
-	}
-	ct := strings.ToLower(contentType)
-	return strings.HasPrefix(ct, "application/json") || strings.Contains(ct, "+json")
-}
-
-func rawString(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // streamState carries what Parse learnt of a stream request's stream_options to Prepare, and
