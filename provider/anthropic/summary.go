@@ -3,12 +3,12 @@ package anthropic
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/provider/internal/extract"
 	"github.com/aiproxy-go/aiproxy/sse"
 )
 
@@ -35,14 +35,6 @@ func apiKindOf(endpoint string) apiKind {
 		return messagesAPI
 	}
 	return otherAPI
-}
-
-// decodeLenient decodes a JSON body into v and reports whether it was JSON at all. A type
-// mismatch spoils that one field, not the rest.
-func decodeLenient(data []byte, v any) bool {
-	err := json.Unmarshal(data, v)
-	var typeErr *json.UnmarshalTypeError
-	return err == nil || errors.As(err, &typeErr)
 }
 
 // requestJSON holds what the log reads of a Messages (or count_tokens) request.
@@ -78,25 +70,25 @@ type blockJSON struct {
 // results, in order, then the tool definitions as compact JSON.
 func summarizeRequest(endpoint string, body []byte) provider.Summary {
 	var req requestJSON
-	if !decodeLenient(body, &req) {
+	if !extract.DecodeLenient(body, &req) {
 		return provider.Summary{}
 	}
 	s := provider.Summary{Model: req.Model, User: req.Metadata.UserID}
 	if apiKindOf(endpoint) == otherAPI {
 		return s
 	}
-	var text textJoiner
-	text.add(blocksText(req.System, "\n", &text, false))
+	var text extract.Joiner
+	text.Add(blocksText(req.System, "\n", &text, false))
 	for _, m := range req.Messages {
-		var others textJoiner
+		var others extract.Joiner
 		t := blocksText(m.Content, "\n", &others, true)
-		text.add(t)
-		text.add(others.String())
+		text.Add(t)
+		text.Add(others.String())
 		if m.Role == "user" && (t != "" || !hasToolResult(m.Content)) {
 			s.Content = t
 		}
 	}
-	text.add(compactJSON(req.Tools))
+	text.Add(compactJSON(req.Tools))
 	s.Text = text.String()
 	return s
 }
@@ -104,7 +96,7 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 // blocksText returns the text of a content value (a string, or the text blocks of an
 // array, joined with sep). With all, the other blocks' text (tool_use names and inputs,
 // tool_result contents) is added to others.
-func blocksText(raw json.RawMessage, sep string, others *textJoiner, all bool) string {
+func blocksText(raw json.RawMessage, sep string, others *extract.Joiner, all bool) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return ""
@@ -124,7 +116,7 @@ func blocksText(raw json.RawMessage, sep string, others *textJoiner, all bool) s
 		var b strings.Builder
 		for _, rb := range blocks {
 			var bl blockJSON
-			if !decodeLenient(rb, &bl) {
+			if !extract.DecodeLenient(rb, &bl) {
 				continue
 			}
 			switch bl.Type {
@@ -138,12 +130,12 @@ func blocksText(raw json.RawMessage, sep string, others *textJoiner, all bool) s
 				b.WriteString(bl.Text)
 			case "tool_use", "server_tool_use":
 				if all {
-					others.add(bl.Name)
-					others.add(compactJSON(bl.Input))
+					others.Add(bl.Name)
+					others.Add(compactJSON(bl.Input))
 				}
 			case "tool_result":
 				if all {
-					others.add(blocksText(bl.Content, "\n", others, false))
+					others.Add(blocksText(bl.Content, "\n", others, false))
 				}
 			}
 		}
@@ -157,7 +149,7 @@ func hasToolResult(raw json.RawMessage) bool {
 	var blocks []struct {
 		Type string `json:"type"`
 	}
-	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || !decodeLenient(raw, &blocks) {
+	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || !extract.DecodeLenient(raw, &blocks) {
 		return false
 	}
 	return slices.ContainsFunc(blocks, func(b struct {
@@ -166,22 +158,6 @@ func hasToolResult(raw json.RawMessage) bool {
 		return b.Type == "tool_result"
 	})
 }
-
-// textJoiner joins non-empty texts with newlines.
-type textJoiner struct{ b strings.Builder }
-
-func (j *textJoiner) add(t string) {
-	if t == "" {
-		return
-	}
-	if j.b.Len() > 0 {
-		j.b.WriteByte('\n')
-	}
-	j.b.WriteString(t)
-}
-
-// String returns the joined text.
-func (j *textJoiner) String() string { return j.b.String() }
 
 // compactJSON returns raw without insignificant spaces, or "" for absent, null or empty
 // values.
@@ -294,7 +270,7 @@ func errorMessage(raw json.RawMessage) string {
 			Type    string `json:"type"`
 			Message string `json:"message"`
 		}
-		if !decodeLenient(raw, &e) {
+		if !extract.DecodeLenient(raw, &e) {
 			return ""
 		}
 		if e.Message != "" {
@@ -316,7 +292,7 @@ func summarizeResponse(endpoint string, body []byte, stream bool) provider.Summa
 		return summarizeStream(body)
 	}
 	var m messageJSON
-	if !decodeLenient(body, &m) {
+	if !extract.DecodeLenient(body, &m) {
 		return provider.Summary{}
 	}
 	s := provider.Summary{Error: errorMessage(m.Error)}
@@ -423,7 +399,7 @@ func summarizeStream(body []byte) provider.Summary {
 	var st messageStream
 	eachEvent(body, func(event string, data []byte) {
 		var ev eventJSON
-		if !decodeLenient(data, &ev) {
+		if !extract.DecodeLenient(data, &ev) {
 			return // a truncated last event, anything not JSON
 		}
 		if ev.Type == "" {

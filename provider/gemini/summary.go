@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/provider/internal/extract"
 	"github.com/aiproxy-go/aiproxy/sse"
 )
 
@@ -18,14 +19,6 @@ import (
 // The API reads both spellings of its JSON field names, camelCase and snake_case
 // (systemInstruction and system_instruction, functionCall and function_call); the request
 // side reads both. Responses are always camelCase.
-
-// decodeLenient decodes a JSON body into v and reports whether it was JSON at all. A type
-// mismatch leaves that field empty; invalid JSON is rejected before v is touched.
-func decodeLenient(data []byte, v any) bool {
-	err := json.Unmarshal(data, v)
-	var typeErr *json.UnmarshalTypeError
-	return err == nil || errors.As(err, &typeErr)
-}
 
 // requestJSON holds what the log reads of a request of any method: generateContent and
 // streamGenerateContent (contents, systemInstruction, tools), countTokens (contents or a
@@ -84,31 +77,31 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 	model, method := endpointParts(endpoint)
 	s := provider.Summary{Model: model}
 	var req requestJSON
-	if len(bytes.TrimSpace(body)) == 0 || !decodeLenient(body, &req) {
+	if len(bytes.TrimSpace(body)) == 0 || !extract.DecodeLenient(body, &req) {
 		return s
 	}
 	if s.Model == "" {
 		s.Model = strings.TrimPrefix(req.Model, "models/")
 	}
-	var text textJoiner
+	var text extract.Joiner
 	switch method {
 	case "embedContent":
 		if req.Content != nil {
 			s.Content = req.Content.text("\n", false)
 		}
-		text.add(s.Content)
+		text.Add(s.Content)
 	case "batchEmbedContents", "asyncBatchEmbedContent":
-		var all textJoiner
+		var all extract.Joiner
 		for _, r := range req.Requests {
 			if r.Content != nil {
-				all.add(r.Content.text("\n", false))
+				all.Add(r.Content.text("\n", false))
 			}
 			if s.Model == "" {
 				s.Model = strings.TrimPrefix(r.Model, "models/")
 			}
 		}
 		s.Content = all.String()
-		text.add(s.Content)
+		text.Add(s.Content)
 	default:
 		if method == "countTokens" && len(req.Contents) == 0 {
 			inner := req.GenerateContentRequest
@@ -127,13 +120,13 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 
 // conversationText adds the text of a generateContent request to text and returns the text
 // of its last user turn that has any.
-func conversationText(req *requestJSON, text *textJoiner) string {
+func conversationText(req *requestJSON, text *extract.Joiner) string {
 	sys := req.SystemInstruction
 	if sys == nil {
 		sys = req.SystemInstructionSnake
 	}
 	if sys != nil {
-		text.add(sys.text("\n", false))
+		text.Add(sys.text("\n", false))
 	}
 	var last string
 	for i := range req.Contents {
@@ -142,18 +135,18 @@ func conversationText(req *requestJSON, text *textJoiner) string {
 		if (c.Role == "" || c.Role == "user") && t != "" {
 			last = t
 		}
-		text.add(t)
+		text.Add(t)
 		for j := range c.Parts {
 			p := &c.Parts[j]
 			if fc := p.call(); fc != nil {
-				text.add(fc.Name)
-				text.add(compactJSON(fc.Args))
+				text.Add(fc.Name)
+				text.Add(compactJSON(fc.Args))
 			}
-			text.add(compactJSON(p.FunctionResponse))
-			text.add(compactJSON(p.FunctionResponseSnake))
+			text.Add(compactJSON(p.FunctionResponse))
+			text.Add(compactJSON(p.FunctionResponseSnake))
 		}
 	}
-	text.add(compactJSON(req.Tools))
+	text.Add(compactJSON(req.Tools))
 	return last
 }
 
@@ -175,22 +168,6 @@ func (c *contentJSON) text(sep string, thoughts bool) string {
 	}
 	return b.String()
 }
-
-// textJoiner joins the non-empty texts of a prompt with newlines.
-type textJoiner struct{ b strings.Builder }
-
-func (j *textJoiner) add(t string) {
-	if t == "" {
-		return
-	}
-	if j.b.Len() > 0 {
-		j.b.WriteByte('\n')
-	}
-	j.b.WriteString(t)
-}
-
-// String returns the joined text.
-func (j *textJoiner) String() string { return j.b.String() }
 
 // compactJSON returns raw without insignificant spaces, or "" for absent, null or empty
 // values.
@@ -352,7 +329,7 @@ func eachResponse(body []byte, fn func(*responseJSON)) {
 	switch trimmed[0] {
 	case '{':
 		var r responseJSON
-		if decodeLenient(trimmed, &r) {
+		if extract.DecodeLenient(trimmed, &r) {
 			fn(&r)
 		}
 	case '[':
@@ -381,7 +358,7 @@ func eachResponse(body []byte, fn func(*responseJSON)) {
 				continue
 			}
 			var r responseJSON
-			if decodeLenient(data, &r) {
+			if extract.DecodeLenient(data, &r) {
 				fn(&r)
 			}
 		}
@@ -402,7 +379,7 @@ func errorMessage(raw json.RawMessage) string {
 		Message string `json:"message"`
 		Status  string `json:"status"`
 	}
-	if !decodeLenient(raw, &e) {
+	if !extract.DecodeLenient(raw, &e) {
 		return ""
 	}
 	if e.Message != "" {

@@ -3,7 +3,6 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/provider/internal/extract"
 )
 
 // This file extracts what the access log stores of OpenAI bodies. It runs in the log writer,
@@ -46,15 +46,6 @@ func apiKindOf(endpoint string) apiKind {
 		return embeddingsAPI
 	}
 	return otherAPI
-}
-
-// decodeLenient decodes a JSON body into v and reports whether it was JSON at all. A type
-// mismatch leaves that field empty: encoding/json keeps decoding the rest and reports only
-// the first mismatch, which is ignored here. Invalid JSON is rejected before v is touched.
-func decodeLenient(data []byte, v any) bool {
-	err := json.Unmarshal(data, v)
-	var typeErr *json.UnmarshalTypeError
-	return err == nil || errors.As(err, &typeErr)
 }
 
 // requestJSON holds the fields of a request body of any endpoint that the log reads.
@@ -131,7 +122,7 @@ type inputItemJSON struct {
 // as a whole, Content is the same as Text. Invalid JSON yields an empty Summary.
 func summarizeRequest(endpoint string, body []byte) provider.Summary {
 	var req requestJSON
-	if !decodeLenient(body, &req) {
+	if !extract.DecodeLenient(body, &req) {
 		return provider.Summary{}
 	}
 	s := provider.Summary{Model: req.Model, User: req.User}
@@ -142,7 +133,7 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 		s.User = req.Metadata.UserID
 	}
 
-	var text textJoiner
+	var text extract.Joiner
 	switch apiKindOf(endpoint) {
 	case chatAPI:
 		for _, m := range req.Messages {
@@ -150,31 +141,31 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 			if m.Role == "user" {
 				s.Content = t
 			}
-			text.add(t)
-			text.add(m.Refusal)
+			text.Add(t)
+			text.Add(m.Refusal)
 			for _, tc := range m.ToolCalls {
-				text.add(tc.Function.Name)
-				text.add(argumentsOf(tc.Function.Arguments))
-				text.add(tc.Custom.Name)
-				text.add(tc.Custom.Input)
+				text.Add(tc.Function.Name)
+				text.Add(argumentsOf(tc.Function.Arguments))
+				text.Add(tc.Custom.Name)
+				text.Add(tc.Custom.Input)
 			}
 			if fc := m.FunctionCall; fc != nil {
-				text.add(fc.Name)
-				text.add(argumentsOf(fc.Arguments))
+				text.Add(fc.Name)
+				text.Add(argumentsOf(fc.Arguments))
 			}
 		}
-		text.add(compactJSON(req.Tools))
-		text.add(compactJSON(req.Functions))
+		text.Add(compactJSON(req.Tools))
+		text.Add(compactJSON(req.Functions))
 	case completionsAPI:
 		s.Content = textOf(req.Prompt, "\n")
-		text.add(s.Content)
+		text.Add(s.Content)
 	case embeddingsAPI:
 		s.Content = textOf(req.Input, "\n")
-		text.add(s.Content)
+		text.Add(s.Content)
 	case responsesAPI:
-		text.add(textOf(req.Instructions, "\n"))
+		text.Add(textOf(req.Instructions, "\n"))
 		s.Content = responsesInputText(req.Input, &text)
-		text.add(compactJSON(req.Tools))
+		text.Add(compactJSON(req.Tools))
 	default:
 		return s
 	}
@@ -184,18 +175,18 @@ func summarizeRequest(endpoint string, body []byte) provider.Summary {
 
 // responsesInputText adds the text of a Responses API input to text and returns the text of
 // its last user message. The input is a string (one user message) or an array of items.
-func responsesInputText(input json.RawMessage, text *textJoiner) string {
+func responsesInputText(input json.RawMessage, text *extract.Joiner) string {
 	input = bytes.TrimSpace(input)
 	if len(input) == 0 {
 		return ""
 	}
 	if input[0] == '"' {
 		t := textOf(input, "")
-		text.add(t)
+		text.Add(t)
 		return t
 	}
 	var items []inputItemJSON
-	if input[0] != '[' || !decodeLenient(input, &items) {
+	if input[0] != '[' || !extract.DecodeLenient(input, &items) {
 		return ""
 	}
 	var last string
@@ -206,36 +197,19 @@ func responsesInputText(input json.RawMessage, text *textJoiner) string {
 			if it.Role == "user" {
 				last = t
 			}
-			text.add(t)
+			text.Add(t)
 		case "function_call":
-			text.add(it.Name)
-			text.add(argumentsOf(it.Arguments))
+			text.Add(it.Name)
+			text.Add(argumentsOf(it.Arguments))
 		case "custom_tool_call":
-			text.add(it.Name)
-			text.add(it.Input)
+			text.Add(it.Name)
+			text.Add(it.Input)
 		case "function_call_output", "custom_tool_call_output":
-			text.add(textOf(it.Output, "\n"))
+			text.Add(textOf(it.Output, "\n"))
 		}
 	}
 	return last
 }
-
-// textJoiner joins the non-empty texts of a prompt with newlines, which tokenize like the
-// separators the model sees between messages.
-type textJoiner struct{ b strings.Builder }
-
-func (j *textJoiner) add(t string) {
-	if t == "" {
-		return
-	}
-	if j.b.Len() > 0 {
-		j.b.WriteByte('\n')
-	}
-	j.b.WriteString(t)
-}
-
-// String returns the joined text.
-func (j *textJoiner) String() string { return j.b.String() }
 
 // textOf returns the text of a content value: a string, or an array of strings (completion
 // prompts, embedding inputs) and text parts, joined with sep. Images, audio, files and token
@@ -376,7 +350,7 @@ func partText(it jsonValue) string {
 		})
 		if !ok {
 			p = contentPartJSON{}
-			decodeLenient(it, &p)
+			extract.DecodeLenient(it, &p)
 		}
 		return p.text()
 	}
@@ -509,7 +483,7 @@ func errorMessage(raw json.RawMessage) string {
 			Code    json.RawMessage `json:"code"` // a string, or a number on some servers
 			Type    string          `json:"type"`
 		}
-		if !decodeLenient(raw, &e) {
+		if !extract.DecodeLenient(raw, &e) {
 			return ""
 		}
 		switch {
@@ -586,7 +560,7 @@ func summarizeCompletion(kind apiKind, body []byte, fast bool) provider.Summary 
 		}
 	}
 	var c completionJSON
-	if !decodeLenient(body, &c) {
+	if !extract.DecodeLenient(body, &c) {
 		return provider.Summary{}
 	}
 	s := provider.Summary{Model: c.Model, Usage: c.Usage.usage(), Error: errorMessage(c.Error)}
@@ -672,7 +646,7 @@ func summarizeCompletionStream(body []byte, fast bool) provider.Summary {
 			return
 		}
 		var c completionJSON
-		if !decodeLenient(data, &c) {
+		if !extract.DecodeLenient(data, &c) {
 			return // a truncated last event, a keep-alive, anything not JSON
 		}
 		st.add(&c)
@@ -872,7 +846,7 @@ func (c *completionFast) usageJSON() *usageJSON {
 	u := new(usageJSON) // encoding/json allocates it before it sees a value of another type
 	if c.usage.isObject() && !readUsageFast(c.usage, u) {
 		*u = usageJSON{}
-		decodeLenient(c.usage, u)
+		extract.DecodeLenient(c.usage, u)
 	}
 	return u
 }
@@ -1232,7 +1206,7 @@ type outputItemJSON struct {
 
 func summarizeResponsesObject(body []byte) provider.Summary {
 	var r responseJSON
-	if !decodeLenient(body, &r) {
+	if !extract.DecodeLenient(body, &r) {
 		return provider.Summary{}
 	}
 	s := provider.Summary{Model: r.Model, Usage: r.Usage.usage(), Error: errorMessage(r.Error)}
@@ -1297,7 +1271,7 @@ func summarizeResponsesStream(body []byte, fast bool) provider.Summary {
 		var ev responsesEventJSON
 		if !fast || !readResponsesEventFast(data, &ev) {
 			ev = responsesEventJSON{}
-			if !decodeLenient(data, &ev) {
+			if !extract.DecodeLenient(data, &ev) {
 				return
 			}
 		}
@@ -1313,7 +1287,7 @@ func summarizeResponsesStream(body []byte, fast bool) provider.Summary {
 				var r struct {
 					Model string `json:"model"`
 				}
-				decodeLenient(ev.Response, &r)
+				extract.DecodeLenient(ev.Response, &r)
 				model = r.Model
 			}
 		case "response.output_text.delta":
@@ -1375,7 +1349,7 @@ func readResponsesEventFast(data []byte, ev *responsesEventJSON) bool {
 			ev.Delta = stringField(v)
 		case "item":
 			if v.isObject() { // else the zero outputItemJSON
-				decodeLenient(v, &ev.Item)
+				extract.DecodeLenient(v, &ev.Item)
 			}
 		case "message":
 			ev.Message = stringField(v)

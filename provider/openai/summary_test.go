@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/provider/internal/extract"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -964,7 +965,7 @@ func textOfDecoded(raw []byte, sep string) string {
 				t = textOfDecoded(it, "")
 			case len(it) > 0 && it[0] == '{':
 				var p contentPartJSON
-				if decodeLenient(it, &p) {
+				if extract.DecodeLenient(it, &p) {
 					t = p.text()
 				}
 			}
