@@ -93,8 +93,7 @@ type Proxy struct {
 	opts      Options
 	providers []provider.Provider
 	byName    map[string]provider.Provider
-	reqF      []RequestFilter
-	respF     []ResponseFilter
+	filters   atomic.Pointer[filterSet]
 	client    *http.Client
 	log       *accesslog.Writer
 	logger    *slog.Logger
@@ -128,13 +127,23 @@ func New(opts Options) (*Proxy, error) {
 		opts:      opts,
 		providers: opts.Providers,
 		byName:    make(map[string]provider.Provider, len(opts.Providers)),
-		reqF:      append([]RequestFilter(nil), opts.RequestFilters...),
-		respF:     append([]ResponseFilter(nil), opts.ResponseFilters...),
 		logger:    opts.Logger,
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
+	fs := &filterSet{}
+	for _, f := range opts.RequestFilters {
+		fs.req = append(fs.req, reqEntry{f: f, name: fmt.Sprintf("%T", f)})
+	}
+	for _, f := range opts.ResponseFilters {
+		e, err := newRespEntry(f, FilterPolicy{}, fmt.Sprintf("%T", f))
+		if err != nil {
+			return nil, err
+		}
+		fs.addResp(e)
+	}
+	p.filters.Store(fs)
 	p.prices = cmp.Or(opts.Prices, pricing.Default())
 	for _, pr := range opts.Providers {
 		if _, dup := p.byName[pr.Name()]; dup {
@@ -163,6 +172,7 @@ func New(opts Options) (*Proxy, error) {
 			if userEnrich != nil {
 				userEnrich(r)
 			}
+			p.filterLog(r)
 			p.observe(r)
 		}
 		if wo.Logger == nil {
@@ -198,23 +208,33 @@ func newTransport(opts Options) *http.Transport {
 	}
 }
 
-// AddFilter adds a filter that implements RequestFilter, ResponseFilter or both. Add
-// filters before the proxy serves its first request.
+// AddFilter adds a filter that implements RequestFilter, ResponseFilter (and maybe
+// StreamFilter), LogFilter or several of them, after the filters already there. Wrap it
+// with WithPolicy to set a time limit or let it fail open. Add filters before the proxy
+// serves its first request; to change filters while serving, use SetFilters.
 func (p *Proxy) AddFilter(f any) error {
 	if p.serving.Load() {
-		return errors.New("aiproxy: add filters before serving")
+		return errors.New("aiproxy: add filters before serving, or use SetFilters")
 	}
-	rf, isReq := f.(RequestFilter)
-	sf, isResp := f.(ResponseFilter)
-	if !isReq && !isResp {
-		return fmt.Errorf("aiproxy: %T is neither a RequestFilter nor a ResponseFilter", f)
+	fs := p.filters.Load().clone()
+	if err := fs.add(f); err != nil {
+		return err
 	}
-	if isReq {
-		p.reqF = append(p.reqF, rf)
+	p.filters.Store(fs)
+	return nil
+}
+
+// SetFilters replaces all filters at once, while the proxy serves: requests already under
+// way finish with the filters they started with, new ones get the new set. On an error
+// the filters stay as they were. Use it to reload a configuration.
+func (p *Proxy) SetFilters(filters ...any) error {
+	fs := &filterSet{}
+	for _, f := range filters {
+		if err := fs.add(f); err != nil {
+			return err
+		}
 	}
-	if isResp {
-		p.respF = append(p.respF, sf)
-	}
+	p.filters.Store(fs)
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -83,4 +85,47 @@ func ExampleRequestFilterFunc() {
 	})
 	fmt.Println(resp.Choices[0].Message.Content)
 	// Output: you can't use this service
+}
+
+// capitals is a response filter that transforms streams chunk by chunk: the client's stream
+// keeps its pace, and each text delta reaches it in capitals.
+type capitals struct{}
+
+func (capitals) StreamMode() aiproxy.StreamMode { return aiproxy.TransformStream }
+
+func (capitals) FilterChunk(ctx context.Context, x *aiproxy.Exchange, c *aiproxy.Chunk) error {
+	c.Text = strings.ToUpper(c.Text)
+	return nil
+}
+
+// FilterResponse handles non-streamed responses (here: left as they are).
+func (capitals) FilterResponse(ctx context.Context, x *aiproxy.Exchange, r *aiproxy.Response) error {
+	return nil
+}
+
+// A response filter that declares a stream mode sees each chunk instead of holding the
+// stream; WithPolicy gives it a time limit and lets requests go on should it fail.
+func ExampleStreamFilter() {
+	upstream := httptest.NewServer(fakeupstream.NewOpenAI(fakeupstream.OpenAIOptions{}))
+	defer upstream.Close()
+	p, _ := aiproxy.New(aiproxy.Options{
+		Providers: []provider.Provider{provopenai.New(provopenai.Options{APIKey: "sk-...", BaseURL: upstream.URL + "/v1"})},
+	})
+	_ = p.AddFilter(aiproxy.WithPolicy(capitals{}, aiproxy.FilterPolicy{Timeout: 100 * time.Millisecond, FailOpen: true}))
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+
+	client := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey("anything"))
+	stream := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	var text strings.Builder
+	for stream.Next() {
+		if ch := stream.Current(); len(ch.Choices) > 0 {
+			text.WriteString(ch.Choices[0].Delta.Content)
+		}
+	}
+	fmt.Println(text.String(), stream.Err())
+	// Output: HELLO! YOU SAID: HI <nil>
 }

@@ -2,11 +2,13 @@ package aiproxy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/tidwall/sjson"
 )
 
 // Exchange is the state of one proxied request, shared by the filters of that request. It
@@ -27,8 +29,14 @@ type Exchange struct {
 	ClientBody []byte
 	// Received is when the proxy received the request.
 	Received time.Time
+	// ClientKey is the name of the client key the request was authenticated with, set by
+	// the filter that checks client keys; it is logged in the client_key column, and in the
+	// user column when the request names no user.
+	ClientKey string
 	// Values carries data between the filters of one request.
 	Values map[string]any
+
+	filters *filterSet // the filters the request started with
 }
 
 // Model returns the model the request asks for, as the body says now.
@@ -70,6 +78,23 @@ func (x *Exchange) SetJSON(v any) error {
 	return x.SetBody(b)
 }
 
+// SetModel changes the model the request asks for, where the provider keeps it: the body's
+// "model" field for OpenAI and Anthropic, the URL path for Bedrock and Gemini. Key order and
+// formatting of the rest of the body are kept.
+func (x *Exchange) SetModel(model string) error {
+	if model == "" {
+		return errors.New("set model: empty model name")
+	}
+	if ms, ok := x.Provider.(provider.ModelSetter); ok {
+		return ms.SetModel(x.Request, model)
+	}
+	body, err := sjson.SetBytes(x.Request.Body, "model", model)
+	if err != nil {
+		return fmt.Errorf("set model: %w", err)
+	}
+	return x.SetBody(body)
+}
+
 // SetBody replaces the body to be sent upstream and reads model, stream and user from it
 // again, so later filters and the log see the change. A body the provider cannot parse is
 // refused and the request keeps its body.
@@ -82,4 +107,28 @@ func (x *Exchange) SetBody(body []byte) error {
 	}
 	*x.Request = next
 	return nil
+}
+
+// fork returns a copy of the exchange that a filter running under a time limit can change
+// without touching x; adopt takes its changes over.
+func (x *Exchange) fork() *Exchange {
+	c := *x
+	r := *x.Request
+	r.Header = x.Request.Header.Clone()
+	c.Request = &r
+	if x.Values != nil {
+		c.Values = make(map[string]any, len(x.Values))
+		for k, v := range x.Values {
+			c.Values[k] = v
+		}
+	}
+	return &c
+}
+
+// adopt takes over the changes a filter made to a fork of x. x.Request stays the same
+// pointer, which the proxy holds.
+func (x *Exchange) adopt(c *Exchange) {
+	*x.Request = *c.Request
+	x.ClientKey = c.ClientKey
+	x.Values = c.Values
 }

@@ -234,3 +234,24 @@ func TestReplay(t *testing.T) {
 }
 
 var _ provider.Reply
+
+func TestSetModelKeepsTheRestOfTheBody(t *testing.T) {
+	h := newHarness(t, func(o *aiproxy.Options) {
+		o.RequestFilters = append(o.RequestFilters, aiproxy.RequestFilterFunc(func(ctx context.Context, x *aiproxy.Exchange) (*aiproxy.Reply, error) {
+			return nil, x.SetModel("gpt-4o-mini")
+		}))
+	})
+	body := `{"model":"gpt-4o",  "messages":[{"role":"user","content":"hi"}],"user":"u1"}`
+	resp, out := h.post("/v1/chat/completions", body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, out)
+	}
+	sent := string(h.fake.Requests()[0].Body)
+	if want := strings.Replace(body, `"gpt-4o"`, `"gpt-4o-mini"`, 1); sent != want {
+		t.Fatalf("upstream got %s, want %s", sent, want)
+	}
+	req := h.Row(h.RowsN(requestID(t, resp), 2), "request")
+	if req.Model != "gpt-4o" || string(req.UpstreamBody) != sent || req.User != "u1" {
+		t.Fatalf("request row model %q user %q upstream_body %s", req.Model, req.User, req.UpstreamBody)
+	}
+}

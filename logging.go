@@ -2,14 +2,15 @@ package aiproxy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
 	"github.com/aiproxy-go/aiproxy/metrics"
-	"github.com/aiproxy-go/aiproxy/pricing"
 	"github.com/aiproxy-go/aiproxy/provider"
 	"github.com/aiproxy-go/aiproxy/tokens"
 )
@@ -24,7 +25,8 @@ func (p *Proxy) newRecord(x *Exchange, direction string) *accesslog.Record {
 		Endpoint:  x.Request.Endpoint,
 		Stream:    x.Request.Stream,
 		Model:     x.Request.Model,
-		User:      x.Request.User,
+		User:      cmp.Or(x.Request.User, x.ClientKey),
+		ClientKey: x.ClientKey,
 	}
 }
 
@@ -66,6 +68,41 @@ func firstHeader(h http.Header, names ...string) string {
 		}
 	}
 	return ""
+}
+
+// filterLog runs the log filters on a row. A log filter that panics fails closed: the
+// row is stored without its texts and bodies, since the filter may have been there to
+// keep something out of the log.
+func (p *Proxy) filterLog(r *accesslog.Record) {
+	for _, lf := range p.filters.Load().log {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					r.Content, r.FunctionCall, r.ToolCalls = "", "", ""
+					r.RawBody, r.UpstreamBody, r.RawHeaders = nil, nil, nil
+					p.logger.Error("log filter panicked; row stored without its texts",
+						"request_id", r.RequestID, "filter", fmt.Sprintf("%T", lf), "panic", fmt.Sprint(v))
+					if p.opts.Metrics != nil {
+						p.opts.Metrics.ObserveFilterFailure(fmt.Sprintf("%T", lf), "panic")
+					}
+				}
+			}()
+			lf.FilterLog(r)
+		}()
+	}
+}
+
+// writeRequest hands the exchange's request row to the writer, with the client key that
+// the filters found, once they ran.
+func (p *Proxy) writeRequest(x *Exchange, rec *accesslog.Record) {
+	if rec == nil {
+		return
+	}
+	if x.ClientKey != "" {
+		rec.ClientKey = x.ClientKey
+		rec.User = cmp.Or(rec.User, x.ClientKey)
+	}
+	p.write(rec)
 }
 
 func (p *Proxy) write(rec *accesslog.Record) {
@@ -217,8 +254,8 @@ func (p *Proxy) price(r *accesslog.Record) {
 	if r.Direction == accesslog.DirectionRequest || r.CostUSD != 0 {
 		return
 	}
-	if usd, ok := p.prices.Cost(r.Provider, r.Model, pricing.Usage{Input: r.PromptTokens,
-		Output: r.CompletionTokens, Cached: r.CachedTokens, Reasoning: r.ReasoningTokens}); ok {
+	// The same function as `aiproxy reprice`, so that a repricing reproduces this.
+	if usd, ok := p.prices.CostOfCounts(r.Provider, r.Model, r.PromptTokens, r.CompletionTokens, r.CachedTokens, r.ReasoningTokens); ok {
 		r.CostUSD = usd
 	}
 }

@@ -118,16 +118,26 @@ func msSince(t time.Time) float64 {
 }
 
 // relayStream relays a stream event by event, flushing as soon as no further complete
-// event is buffered, while capturing it for the log.
+// event is buffered, while capturing it for the log. Observe and transform filters see
+// each event on its way; with such filters the status line waits for the first event, so
+// that a filter stopping the stream at once still gives the client a plain error response.
 func (p *Proxy) relayStream(w http.ResponseWriter, x *Exchange, resp *http.Response, st provider.Stream, rec *accesslog.Record, idle *idleTimer) {
-	h := w.Header()
-	copyResponseHeader(h, resp.Header)
-	h.Del("Content-Length")
-	w.WriteHeader(resp.StatusCode)
+	cf := newChunkFilters(p, x, st)
+	started := false
+	start := func() {
+		started = true
+		h := w.Header()
+		copyResponseHeader(h, resp.Header)
+		h.Del("Content-Length")
+		w.WriteHeader(resp.StatusCode)
+	}
+	if cf == nil {
+		start()
+	}
 	rc := http.NewResponseController(w)
 	dirty := true
 	flush := func() error {
-		if !dirty {
+		if !dirty || !started {
 			return nil
 		}
 		dirty = false
@@ -139,6 +149,7 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *Exchange, resp *http.Respo
 	capt := &streamCapture{received: x.Received, body: make([]byte, 0, 8<<10)}
 	fr := newFrameReader(resp.Body, st.Split, flush)
 	defer fr.release()
+	ctx := x.Incoming.Context()
 	var err error
 	for {
 		var ev []byte
@@ -147,19 +158,43 @@ func (p *Proxy) relayStream(w http.ResponseWriter, x *Exchange, resp *http.Respo
 			break
 		}
 		idle.reset()
-		capt.add(ev)
 		out := st.Relay(ev)
+		if cf != nil && len(out) > 0 {
+			var changed bool
+			var ferr error
+			out, changed, ferr = cf.filter(ctx, out)
+			if ferr != nil {
+				if !started {
+					p.fail(w, x, nil, ferr)
+					return
+				}
+				p.stopStream(w, x, rec, capt, ferr)
+				return
+			}
+			if changed {
+				ev = out
+			}
+		}
+		if len(ev) > 0 {
+			capt.add(ev)
+		}
 		if len(out) == 0 {
 			continue
 		}
+		if !started {
+			start()
+		}
 		if capt.firstSent == 0 {
-			capt.firstSent = time.Since(x.Received)
+			capt.firstSent = sinceStart(x)
 		}
 		if _, werr := w.Write(out); werr != nil {
 			err = errClientGone
 			break
 		}
 		dirty = true
+	}
+	if !started {
+		start()
 	}
 	if err == io.EOF {
 		err = flush()
@@ -189,6 +224,9 @@ func (p *Proxy) finishStream(w http.ResponseWriter, x *Exchange, resp *http.Resp
 		rec.Direction = accesslog.DirectionError
 		rec.StatusCode, rec.Content = failed.Status, failed.Message
 	case err == nil || err == io.EOF:
+	case clientGone && streamComplete(st):
+		// The client hung up once it had the stream's end mark, as SDKs do: it has the
+		// whole answer.
 	case clientGone:
 		rec.StatusCode = StatusClientClosedRequest
 	default:
@@ -204,6 +242,11 @@ func (p *Proxy) finishStream(w http.ResponseWriter, x *Exchange, resp *http.Resp
 		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
+}
+
+func streamComplete(st provider.Stream) bool {
+	sc, ok := st.(provider.StreamCompletion)
+	return ok && sc.Complete()
 }
 
 // streamCause prefers the cancel cause (the idle timeout) over the bare read error.
@@ -224,6 +267,8 @@ func (p *Proxy) holdStream(w http.ResponseWriter, x *Exchange, resp *http.Respon
 	var relayed []byte
 	fr := newFrameReader(resp.Body, st.Split, nil)
 	defer fr.release()
+	cf := newChunkFilters(p, x, st)
+	ctx := x.Incoming.Context()
 	var err error
 	for {
 		var ev []byte
@@ -231,8 +276,22 @@ func (p *Proxy) holdStream(w http.ResponseWriter, x *Exchange, resp *http.Respon
 			break
 		}
 		idle.reset()
-		capt.add(ev)
-		relayed = append(relayed, st.Relay(ev)...)
+		out := st.Relay(ev)
+		if cf != nil && len(out) > 0 {
+			var changed bool
+			var ferr error
+			if out, changed, ferr = cf.filter(ctx, out); ferr != nil {
+				p.fail(w, x, nil, ferr)
+				return
+			}
+			if changed {
+				ev = out
+			}
+		}
+		if len(ev) > 0 {
+			capt.add(ev)
+		}
+		relayed = append(relayed, out...)
 	}
 	// A stream that failed (a cut, or an exception frame) is not a response to filter: the
 	// client gets it as it came.
@@ -248,13 +307,17 @@ func (p *Proxy) holdStream(w http.ResponseWriter, x *Exchange, resp *http.Respon
 	}
 	prov := x.Provider
 	sum := prov.SummarizeResponse(x.Request.Endpoint, capt.body, true)
+	if cf != nil && cf.changed {
+		// The held filters see the text the transforms left, with the upstream's usage.
+		sum.Content = prov.SummarizeResponse(x.Request.Endpoint, relayed, true).Content
+	}
 	whole := *x.Request
 	whole.Stream = false
 	rendered := prov.Render(&whole, &provider.Reply{Text: sum.Content, ToolCalls: sum.ToolCalls, Usage: sum.Usage, Model: sum.Model})
 	out := &Response{Status: resp.StatusCode, Header: resp.Header.Clone(), Body: rendered.Body}
 	out.Header.Set("Content-Type", rendered.Header.Get("Content-Type"))
 	original := bytes.Clone(out.Body)
-	if err := p.filterResponse(x, out); err != nil {
+	if err := p.filterResponse(x, out, true); err != nil {
 		p.fail(w, x, nil, err)
 		return
 	}
@@ -289,13 +352,30 @@ func mergeHeader(base, over http.Header) http.Header {
 	return h
 }
 
-// filterResponse runs the response filters in order.
-func (p *Proxy) filterResponse(x *Exchange, resp *Response) error {
+// filterResponse runs the response filters in order on a complete response. For a held
+// stream (stream set), the filters that handle streams by chunk have seen it already.
+func (p *Proxy) filterResponse(x *Exchange, resp *Response, stream bool) error {
 	ctx := x.Incoming.Context()
-	for _, f := range p.respF {
-		if err := runResponseFilter(ctx, f, x, resp); err != nil {
+	for _, e := range x.filters.resp {
+		if stream && e.sf != nil {
+			continue
+		}
+		work := resp
+		if e.pol.Timeout > 0 {
+			c := *resp
+			c.Header = resp.Header.Clone()
+			work = &c
+		}
+		_, err := callFilter(ctx, x, e.name, e.pol, func(ctx context.Context, x *Exchange) (struct{}, error) {
+			return struct{}{}, e.f.FilterResponse(ctx, x, work)
+		})
+		if err != nil {
+			if p.filterFailed(x, e.name, e.pol, err) {
+				continue
+			}
 			return err
 		}
+		*resp = *work
 	}
 	return nil
 }
@@ -308,7 +388,7 @@ const maxLoggedBody = 16 << 20
 // arrives (a chunked body, such as generated speech, keeps its pace); with them it is read
 // whole, filtered and then sent.
 func (p *Proxy) relayBody(w http.ResponseWriter, x *Exchange, resp *http.Response, rec *accesslog.Record, idle *idleTimer) {
-	if len(p.respF) == 0 {
+	if len(x.filters.resp) == 0 {
 		p.copyBody(w, x, resp, rec, idle)
 		return
 	}
@@ -318,7 +398,7 @@ func (p *Proxy) relayBody(w http.ResponseWriter, x *Exchange, resp *http.Respons
 		return
 	}
 	out := &Response{Status: resp.StatusCode, Header: resp.Header.Clone(), Body: body}
-	if err := p.filterResponse(x, out); err != nil {
+	if err := p.filterResponse(x, out, false); err != nil {
 		p.fail(w, x, nil, err)
 		return
 	}

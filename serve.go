@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
@@ -69,9 +68,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqRec.Stream, reqRec.Model, reqRec.User = req.Stream, req.Model, req.User
 
 	ctx := r.Context()
-	for _, f := range p.reqF {
-		reply, err := runRequestFilter(ctx, f, x)
+	fs := p.filters.Load()
+	x.filters = fs
+	for _, e := range fs.req {
+		reply, err := callFilter(ctx, x, e.name, e.pol, e.f.FilterRequest)
 		if err != nil {
+			if p.filterFailed(x, e.name, e.pol, err) {
+				continue
+			}
 			p.fail(w, x, reqRec, err)
 			return
 		}
@@ -91,7 +95,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !bytes.Equal(req.Body, body) {
 		reqRec.UpstreamBody = req.Body
 	}
-	p.write(reqRec)
+	p.writeRequest(x, reqRec)
 	reqRec = nil
 
 	apiStart := time.Now()
@@ -110,7 +114,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st, ok := prov.NewStream(req, resp); ok {
-		if len(p.respF) > 0 {
+		if fs.hold {
 			p.holdStream(w, x, resp, st, rec, idle)
 		} else {
 			p.relayStream(w, x, resp, st, rec, idle)
@@ -167,37 +171,28 @@ func bodyCap(contentLength, max int64) int64 {
 	}
 }
 
-// runRequestFilter runs one filter and turns its panic into an error, so that one broken
-// filter fails its request rather than the process.
-func runRequestFilter(ctx context.Context, f RequestFilter, x *Exchange) (reply *Reply, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &filterPanic{filter: fmt.Sprintf("%T", f), value: v, stack: debug.Stack()}
-		}
-	}()
-	return f.FilterRequest(ctx, x)
+// filterFailed logs and counts a filter that panicked or timed out, and reports whether
+// the request goes on without it (the filter fails open). Any other error is the filter's
+// own refusal and is not a failure.
+func (p *Proxy) filterFailed(x *Exchange, name string, pol FilterPolicy, err error) bool {
+	var ff *filterFailure
+	if !errors.As(err, &ff) {
+		return false
+	}
+	attrs := []any{"request_id", x.ID, "filter", name, "reason", ff.reason(), "fail_open", pol.FailOpen}
+	if ff.timeout == 0 {
+		attrs = append(attrs, "panic", fmt.Sprint(ff.value), "stack", string(ff.stack))
+	}
+	p.logger.Error("filter failed", attrs...)
+	if p.opts.Metrics != nil {
+		p.opts.Metrics.ObserveFilterFailure(name, ff.reason())
+	}
+	return pol.FailOpen
 }
-
-func runResponseFilter(ctx context.Context, f ResponseFilter, x *Exchange, resp *Response) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &filterPanic{filter: fmt.Sprintf("%T", f), value: v, stack: debug.Stack()}
-		}
-	}()
-	return f.FilterResponse(ctx, x, resp)
-}
-
-type filterPanic struct {
-	filter string
-	value  any
-	stack  []byte
-}
-
-func (e *filterPanic) Error() string { return fmt.Sprintf("filter %s panicked: %v", e.filter, e.value) }
 
 // reply sends a filter's reply in the provider's format and logs it as the response.
 func (p *Proxy) reply(w http.ResponseWriter, x *Exchange, reqRec *accesslog.Record, reply *Reply) {
-	p.write(reqRec)
+	p.writeRequest(x, reqRec)
 	resp := x.Provider.Render(x.Request, reply)
 	writeResponse(w, resp)
 	rec := p.newRecord(x, accesslog.DirectionResponse)
@@ -213,19 +208,20 @@ func (p *Proxy) reply(w http.ResponseWriter, x *Exchange, reqRec *accesslog.Reco
 // fail answers err in the provider's error shape and logs the request (when reqRec is
 // still unwritten) and an error row.
 func (p *Proxy) fail(w http.ResponseWriter, x *Exchange, reqRec *accesslog.Record, err error) {
-	if reqRec != nil {
-		p.write(reqRec)
-	}
+	p.writeRequest(x, reqRec)
 	e := p.toError(err)
-	if fp := (*filterPanic)(nil); errors.As(err, &fp) {
-		p.logger.Error("filter panicked", "request_id", x.ID, "filter", fp.filter, "panic", fmt.Sprint(fp.value), "stack", string(fp.stack))
-	}
 	rec := p.newRecord(x, accesslog.DirectionError)
 	rec.StatusCode = e.Status
 	rec.Content = e.Message
 	rec.RequestTime = time.Since(x.Received).Seconds()
 	if e.Status != StatusClientClosedRequest {
 		resp := x.Provider.Error(x.Request, e)
+		for k, v := range e.Header {
+			if resp.Header == nil {
+				resp.Header = http.Header{}
+			}
+			resp.Header[k] = v
+		}
 		writeResponse(w, resp)
 		rec.RawBody = resp.Body
 	}
@@ -245,10 +241,13 @@ func (p *Proxy) toError(err error) *provider.Error {
 		}
 		return &e
 	}
-	var fp *filterPanic
-	if errors.As(err, &fp) {
-		return &provider.Error{Status: http.StatusInternalServerError, Type: "server_error",
-			Message: "a filter of the proxy failed", Err: err}
+	var ff *filterFailure
+	if errors.As(err, &ff) {
+		msg := "a filter of the proxy failed"
+		if ff.timeout > 0 {
+			msg = "a filter of the proxy did not finish in time"
+		}
+		return &provider.Error{Status: ff.status(), Type: "server_error", Message: msg, Err: err}
 	}
 	return &provider.Error{Status: http.StatusInternalServerError, Type: "server_error", Message: err.Error(), Err: err}
 }

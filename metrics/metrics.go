@@ -80,6 +80,7 @@ type Metrics struct {
 	overhead *prometheus.HistogramVec
 	ttft     *prometheus.HistogramVec
 	gaps     *prometheus.HistogramVec
+	filters  *prometheus.CounterVec
 
 	mu     sync.Mutex
 	series map[rawKey]*series         // by the raw provider and model of an exchange
@@ -143,13 +144,17 @@ func New() *Metrics {
 			Help:    "Streams: pause between two consecutive chunks sent to the client.",
 			Buckets: gapBuckets,
 		}, pm),
+		filters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aiproxy_filter_failures_total",
+			Help: "Filter calls that panicked or ran past their time limit, by filter and reason (panic, timeout).",
+		}, []string{"filter", "reason"}),
 		series: make(map[rawKey]*series),
 		models: make(map[string]map[string]bool),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.tokens, m.cost, m.upstream, m.overhead, m.ttft, m.gaps,
+		m.requests, m.tokens, m.cost, m.upstream, m.overhead, m.ttft, m.gaps, m.filters,
 	)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
@@ -165,6 +170,16 @@ func (m *Metrics) Handler() http.Handler { return m.handler }
 // Registerer is where a program embedding the proxy registers metrics of its own, to have
 // them served by Handler too.
 func (m *Metrics) Registerer() prometheus.Registerer { return m.reg }
+
+// ObserveFilterFailure counts one filter call that panicked or timed out; reason is "panic"
+// or "timeout". Filter names are the operator's (config names or Go types), never request
+// data. On a nil *Metrics it does nothing.
+func (m *Metrics) ObserveFilterFailure(filter, reason string) {
+	if m == nil {
+		return
+	}
+	m.filters.WithLabelValues(filter, reason).Inc()
+}
 
 // ObserveExchange records one finished exchange. It is cheap (a map look-up and a few atomic
 // adds once a provider and model have been seen) but meant for the log writer's goroutine,

@@ -87,6 +87,33 @@ type Stream interface {
 	Relay(event []byte) []byte
 }
 
+// StreamCompletion is implemented by a Stream whose wire format marks its end (OpenAI's
+// data: [DONE], Anthropic's message_stop). Complete reports whether that mark was relayed:
+// a client that hangs up after it has the whole answer, as SDKs do, is then not logged as
+// a client that went away.
+type StreamCompletion interface {
+	Complete() bool
+}
+
+// StreamText is implemented by a Stream whose events carry generated text, so that stream
+// filters can read and rewrite each text delta as it passes. Both methods take an event as
+// Relay returned it (the bytes the client receives) and must not keep it.
+type StreamText interface {
+	// EventText returns the generated text an event carries (a content delta), and false
+	// when the event carries none (role, tool-call, usage and stop events).
+	EventText(event []byte) (text string, ok bool)
+	// SetEventText returns the event with its text replaced, in the same wire format; the
+	// rest of the event is kept as it was.
+	SetEventText(event []byte, text string) ([]byte, error)
+}
+
+// StreamErrorRenderer is implemented by providers that can end a stream already under way
+// with an error in their own wire format (an SSE error event, an AWS exception frame), for
+// a response filter that stops a stream midway.
+type StreamErrorRenderer interface {
+	StreamError(req *Request, e *Error) []byte
+}
+
 // Response is a complete HTTP response: rendered by a provider, or a non-streamed upstream
 // response as seen by response filters.
 type Response struct {
@@ -152,12 +179,22 @@ type Error struct {
 	Code    string // machine-readable code, may be empty
 	Message string // lowercase, without final punctuation
 	Err     error  // the cause, not shown to the client
+	// Header holds extra response headers sent with the error, such as Retry-After on a
+	// 429 from a rate limit.
+	Header http.Header
 }
 
 func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ModelSetter is implemented by providers that keep the model somewhere other than the
+// body's top-level "model" field, such as the URL path (Bedrock, Gemini) or a deployment
+// name (Azure). SetModel changes the model req asks for, including req.Model.
+type ModelSetter interface {
+	SetModel(req *Request, model string) error
+}
 
 // LogFormatter is implemented by providers whose wire format is not readable text (the AWS
 // event-stream). The log writer stores LogBody's result as raw_body instead of the captured

@@ -191,9 +191,18 @@ func (p *Provider) NewStream(req *provider.Request, resp *http.Response) (provid
 // notes the first error event, with which the API ends a stream that failed after its 200.
 type stream struct {
 	failed *provider.Error
+	done   bool // the message_stop event was relayed
 }
 
-var _ provider.StreamFailure = (*stream)(nil)
+var (
+	_ provider.StreamFailure    = (*stream)(nil)
+	_ provider.StreamCompletion = (*stream)(nil)
+)
+
+// Complete reports whether the stream's message_stop event was relayed.
+func (s *stream) Complete() bool { return s.done }
+
+var messageStop = []byte("event: message_stop")
 
 func (s *stream) Split(data []byte, atEOF bool) (int, []byte, error) { return sse.Split(data, atEOF) }
 
@@ -202,6 +211,9 @@ var errorWord = []byte("error")
 // Relay returns the event as it came. An event that mentions "error" at all, which text
 // deltas rarely do, is parsed to see whether it is an error event.
 func (s *stream) Relay(ev []byte) []byte {
+	if bytes.HasPrefix(ev, messageStop) {
+		s.done = true
+	}
 	if s.failed == nil && bytes.Contains(ev, errorWord) {
 		s.failed = streamError(ev)
 	}

@@ -269,3 +269,16 @@ func (p *Provider) SummarizeRequest(endpoint string, body []byte) provider.Summa
 func (p *Provider) SummarizeResponse(endpoint string, body []byte, stream bool) provider.Summary {
 	return summarizeResponse(endpoint, body, stream)
 }
+
+var _ provider.ModelSetter = (*Provider)(nil)
+
+// SetModel changes the model id in the request's path, /model/{modelId}/{operation}.
+func (p *Provider) SetModel(req *provider.Request, model string) error {
+	_, op, ok := parseEndpoint(req.Endpoint)
+	if !ok {
+		return fmt.Errorf("bedrock: set model: endpoint %q names no model", req.Endpoint)
+	}
+	req.Endpoint = "/model/" + url.PathEscape(model) + "/" + op
+	req.Model = model
+	return nil
+}

@@ -342,3 +342,29 @@ func (p *Provider) SummarizeRequest(endpoint string, body []byte) provider.Summa
 func (p *Provider) SummarizeResponse(endpoint string, body []byte, stream bool) provider.Summary {
 	return summarizeResponse(endpoint, body, stream)
 }
+
+var _ provider.ModelSetter = (*Provider)(nil)
+
+// SetModel changes the model in the request's path, .../models/{model}:{method}.
+func (p *Provider) SetModel(req *provider.Request, model string) error {
+	old, _ := endpointParts(req.Endpoint)
+	if old == "" {
+		return fmt.Errorf("gemini: set model: endpoint %q names no model", req.Endpoint)
+	}
+	model = strings.TrimPrefix(model, "models/")
+	seg := "/models/" + old
+	if strings.HasPrefix(old, "tunedModels/") {
+		seg = "/" + old
+	}
+	i := strings.Index(req.Endpoint, seg)
+	if i < 0 {
+		return fmt.Errorf("gemini: set model: endpoint %q names no model", req.Endpoint)
+	}
+	repl := "/models/" + model
+	if strings.HasPrefix(model, "tunedModels/") {
+		repl = "/" + model
+	}
+	req.Endpoint = req.Endpoint[:i] + repl + req.Endpoint[i+len(seg):]
+	req.Model = model
+	return nil
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // Azure OpenAI speaks the OpenAI wire format under its own paths and credentials:
@@ -358,4 +360,30 @@ func (a *Azure) SummarizeRequest(endpoint string, body []byte) provider.Summary 
 // does not hide the model of the chunks after it.
 func (a *Azure) SummarizeResponse(endpoint string, body []byte, stream bool) provider.Summary {
 	return summarizeResponse(endpoint, body, stream)
+}
+
+var _ provider.ModelSetter = (*Azure)(nil)
+
+// SetModel sends the request to another deployment: the deployment in the path of
+// /openai/deployments/{deployment}/..., or the body's model on the v1 paths.
+func (a *Azure) SetModel(req *provider.Request, model string) error {
+	if d := deploymentOf(req.Endpoint); d != "" {
+		req.Endpoint = "/openai/deployments/" + url.PathEscape(model) + operationOf(req.Endpoint)
+		if gjson.GetBytes(req.Body, "model").Exists() {
+			body, err := sjson.SetBytes(req.Body, "model", model)
+			if err != nil {
+				return fmt.Errorf("azure: set model: %w", err)
+			}
+			req.Body = body
+		}
+		req.Model = model
+		return nil
+	}
+	body, err := sjson.SetBytes(req.Body, "model", model)
+	if err != nil {
+		return fmt.Errorf("azure: set model: %w", err)
+	}
+	req.Body = body
+	req.Model = model
+	return nil
 }

@@ -219,7 +219,24 @@ func (p *Provider) NewStream(req *provider.Request, resp *http.Response) (provid
 	return &stream{addedUsage: st != nil && st.addedUsage}, true
 }
 
-type stream struct{ addedUsage bool }
+type stream struct {
+	addedUsage bool
+	done       bool // data: [DONE] was relayed
+}
+
+var _ provider.StreamCompletion = (*stream)(nil)
+
+// Complete reports whether the stream's data: [DONE] was relayed.
+func (s *stream) Complete() bool { return s.done }
+
+// isDone reports whether ev is the data: [DONE] event that ends a stream.
+func isDone(ev []byte) bool {
+	if len(ev) > 24 {
+		return false
+	}
+	rest, ok := bytes.CutPrefix(bytes.TrimSpace(ev), []byte("data:"))
+	return ok && string(bytes.TrimSpace(rest)) == "[DONE]"
+}
 
 func (s *stream) Split(data []byte, atEOF bool) (int, []byte, error) { return sse.Split(data, atEOF) }
 
@@ -233,6 +250,10 @@ var (
 // carries once usage was asked for. A literal `,"usage":null` cannot occur inside a JSON
 // string (its quotes would be escaped), so the byte search cannot hit content.
 func (s *stream) Relay(ev []byte) []byte {
+	if isDone(ev) {
+		s.done = true
+		return ev
+	}
 	if !s.addedUsage {
 		return ev
 	}
