@@ -182,7 +182,7 @@ func New(opts Options) (*Proxy, error) {
 		if opts.Metrics != nil {
 			opts.Metrics.WatchLog(func() metrics.LogStats {
 				s := p.log.Stats()
-				return metrics.LogStats{Queued: s.Queued, Written: s.Written, Failed: s.Failed, Blocked: s.Blocked}
+				return metrics.LogStats{Queued: s.Queued, Written: s.Written, Failed: s.Failed, Spilled: s.Spilled, SpillPending: s.SpillPending, Blocked: s.Blocked}
 			})
 		}
 	}

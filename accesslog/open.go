@@ -2,8 +2,12 @@ package accesslog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -64,4 +68,26 @@ func sqlitePath(dsn string) (string, error) {
 		return "", fmt.Errorf("unsupported database url scheme %q: want a sqlite path or url, or postgres://", scheme)
 	}
 	return dsn, nil
+}
+
+// DefaultSpillDir is where the binary keeps the writer's spill for the database dsn: next
+// to a SQLite file (aiproxy.db-spill), or for PostgreSQL in the user's cache directory
+// under a name derived from the database and instance (for example the listen address),
+// so that several proxies on one machine never share a spill while each finds its own
+// again after a restart. It is "" for an in-memory database or when no cache directory
+// exists.
+func DefaultSpillDir(dsn, instance string) string {
+	if _, ok := postgresURL(dsn); !ok {
+		path, err := sqlitePath(dsn)
+		if err != nil || isMemoryPath(path) {
+			return ""
+		}
+		return path + "-spill"
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(RedactDSN(dsn) + "\x00" + instance))
+	return filepath.Join(cache, "aiproxy", "spill-"+hex.EncodeToString(sum[:6]))
 }

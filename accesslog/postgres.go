@@ -149,6 +149,9 @@ func (s *PostgresStore) migrate(ctx context.Context, cols []Column) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, s.db, fsys,
 		goose.WithTableName(sqliteVersionTable), // one name for both stores
 		goose.WithDisableGlobalRegistry(true),
+		// The migrations are independent of each other: a database that has a later one
+		// already (from a development build) still gets an earlier one it lacks.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("postgresql migrations: %w", err)
@@ -312,6 +315,21 @@ func (s *PostgresStore) DB() *sql.DB { return s.db }
 
 // Insert stores the records with one COPY: all of them or, on error, none.
 func (s *PostgresStore) Insert(ctx context.Context, recs []*Record) error {
+	return s.insertBatch(ctx, "", recs)
+}
+
+// InsertBatch stores the records under batchID, with one COPY in a transaction that also
+// records the id, unless a batch with that id was stored before: then it stores nothing and
+// returns nil. Two instances storing the same id at once store it once: the second waits for
+// the first's transaction and then finds the id.
+func (s *PostgresStore) InsertBatch(ctx context.Context, batchID string, recs []*Record) error {
+	if batchID == "" {
+		return errors.New("postgresql insert: empty batch id")
+	}
+	return s.insertBatch(ctx, batchID, recs)
+}
+
+func (s *PostgresStore) insertBatch(ctx context.Context, batchID string, recs []*Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -326,16 +344,61 @@ func (s *PostgresStore) Insert(ctx context.Context, recs []*Record) error {
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		n, err := c.Conn().CopyFrom(ctx, s.table, s.copyCols, src)
-		if err == nil && n != int64(len(recs)) {
-			err = fmt.Errorf("copied %d rows of %d", n, len(recs))
+		if batchID == "" {
+			// COPY alone is a transaction of its own.
+			return s.copy(ctx, c.Conn(), src)
 		}
-		return err
+		tx, err := c.Conn().Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// A no-op after Commit; after an error it ends the transaction, or fails on a
+			// broken connection, which database/sql then discards.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			tx.Rollback(rctx)
+		}()
+		tag, err := tx.Exec(ctx, `INSERT INTO accesslog_batches (batch_id, row_count) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING`, batchID, len(recs))
+		if err != nil {
+			return fmt.Errorf("batch id: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // stored before, by an attempt whose commit went through unseen
+		}
+		if err := s.copy(ctx, tx, src); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("postgresql insert: %w", err)
 	}
 	return nil
+}
+
+// copier is what COPY runs on: a connection, or a transaction.
+type copier interface {
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+}
+
+func (s *PostgresStore) copy(ctx context.Context, c copier, src *copySource) error {
+	n, err := c.CopyFrom(ctx, s.table, s.copyCols, src)
+	if err == nil && n != int64(len(src.recs)) {
+		err = fmt.Errorf("copied %d rows of %d", n, len(src.recs))
+	}
+	return err
+}
+
+// batchStored reports whether a batch with the id was stored.
+func (s *PostgresStore) batchStored(ctx context.Context, batchID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM accesslog_batches WHERE batch_id = $1", batchID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("postgresql batch lookup: %w", err)
+	}
+	return n > 0, nil
 }
 
 // copySource feeds the records to CopyFrom, which encodes each row before asking for the

@@ -28,6 +28,27 @@ func BenchmarkPostgresInsert(b *testing.B) {
 	b.ReportMetric(float64(b.N*batchSize)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// BenchmarkPostgresInsertRandomIDs stores batches of ~2 KB rows with random request ids, each
+// under a batch id (a transaction of the id's INSERT and the COPY).
+func BenchmarkPostgresInsertRandomIDs(b *testing.B) {
+	s, err := OpenPostgres(context.Background(), postgresTestDSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchBatches(b, s, benchRecord)
+}
+
+// BenchmarkPostgresInsertSmall stores batches of short request rows with random request ids.
+func BenchmarkPostgresInsertSmall(b *testing.B) {
+	s, err := OpenPostgres(context.Background(), postgresTestDSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchBatches(b, s, smallRecord)
+}
+
 // BenchmarkPostgresWriter writes records from parallel goroutines through a Writer with the
 // default options, and reports rows/s from the first Write to the last row committed.
 func BenchmarkPostgresWriter(b *testing.B) {

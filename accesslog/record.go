@@ -1,10 +1,19 @@
 // Package accesslog holds the access-log record, the bounded batching writer that stores records
-// off the request path, and the Store interface with its SQLite implementation.
+// off the request path, and the Store interface with its SQLite and PostgreSQL implementations.
 //
 // A Record is captured by the proxy at the moment of each event (request received, response
 // finished, error) and is immutable from then on: it holds bytes, not shared objects. The
 // parsing a row needs (content, tool calls, usage, token estimates) happens later in the
 // writer goroutine through the Writer's Enrich hook.
+//
+// The Writer loses nothing it accepted. With a spill directory (WriterOptions.SpillDir), a
+// record that finds the queue full, or a batch that the database refuses (it is down), goes to
+// an append-only local spill file instead of blocking the request or being dropped; the writer
+// probes the database with backoff and replays the spill once it answers, and a spill left by
+// a crash or by a Close deadline is replayed at the next start. Every batch is stored under a
+// random id recorded in the accesslog_batches table in the same transaction, so that a batch
+// stored again (a retry after a commit whose acknowledgement was lost, or a replay) is skipped
+// instead of duplicated.
 package accesslog
 
 import (

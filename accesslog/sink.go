@@ -33,15 +33,42 @@ type teeStore struct {
 	onErr func(error)
 }
 
-func (t *teeStore) Insert(ctx context.Context, recs []*Record) error {
-	if err := t.Store.Insert(ctx, recs); err != nil {
+// InsertBatch stores a batch exactly once when the store can (IdempotentStore), then hands
+// it to the sinks: a replayed batch the store already had does not reach them twice only
+// when the store reports it stored; sinks must accept a repeat after a lost acknowledgement.
+func (t *teeStore) InsertBatch(ctx context.Context, id string, recs []*Record) error {
+	is, ok := t.Store.(IdempotentStore)
+	if !ok {
+		return t.Insert(ctx, recs)
+	}
+	if err := is.InsertBatch(ctx, id, recs); err != nil {
 		return err
 	}
+	t.toSinks(ctx, recs)
+	return nil
+}
+
+// batchStored asks the store whether a batch id was stored.
+func (t *teeStore) batchStored(ctx context.Context, id string) (bool, error) {
+	if bc, ok := t.Store.(batchChecker); ok {
+		return bc.batchStored(ctx, id)
+	}
+	return false, nil
+}
+
+func (t *teeStore) toSinks(ctx context.Context, recs []*Record) {
 	for _, s := range t.sinks {
 		if err := s.WriteBatch(ctx, recs); err != nil && t.onErr != nil {
 			t.onErr(fmt.Errorf("access log sink %T: %w", s, err))
 		}
 	}
+}
+
+func (t *teeStore) Insert(ctx context.Context, recs []*Record) error {
+	if err := t.Store.Insert(ctx, recs); err != nil {
+		return err
+	}
+	t.toSinks(ctx, recs)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -24,13 +25,35 @@ var sqliteMigrations embed.FS
 const sqliteVersionTable = "accesslog_schema_version"
 
 // sqliteParams are the connection settings modernc.org/sqlite applies to every new connection,
-// busy_timeout first so that the others wait for a lock instead of failing. (A larger page
-// cache and temp_store=MEMORY were measured with BenchmarkSQLiteInsert and made no difference.)
+// busy_timeout first so that the others wait for a lock instead of failing. The writer's
+// connection adds writerParams.
 var sqliteParams = url.Values{
 	"_pragma":       {"busy_timeout(5000)"},
 	"_foreign_keys": {"0"},
 	"_journal_mode": {"WAL"},
 	"_synchronous":  {"NORMAL"},
+}
+
+// writerParams are the settings of the writer's connection beyond sqliteParams.
+//
+// A page cache of 32 MiB holds a whole batch of ~2 KB rows (about 1.7 MB) with the index pages
+// it touches, so that SQLite does not spill dirty pages to the WAL in the middle of the
+// transaction; and a checkpoint every 8192 pages (32 MiB of WAL, against SQLite's default of
+// 1000) writes each index page modified by several batches once, and syncs less often.
+// Together they cut the CPU time per row by about 40% in BenchmarkSQLiteInsertRandomIDs.
+//
+// auto_vacuum=INCREMENTAL takes effect in a new database, where the driver applies it before
+// anything else creates the file's first page: the pages that Prune frees can then be given
+// back to the file system (see Vacuum for older files). Only the writer sets it, since setting
+// it takes a write lock.
+//
+// BEGIN IMMEDIATE (_txlock) takes the write lock at the start of each transaction, so a
+// transaction never fails half-way when another process holds the lock: it waits busy_timeout
+// instead.
+var writerParams = url.Values{
+	"_pragma":      {"cache_size(-32768)", "wal_autocheckpoint(8192)"},
+	"_auto_vacuum": {"INCREMENTAL"},
+	"_txlock":      {"immediate"},
 }
 
 // SQLiteStore is the Store kept in one SQLite file, the embedded default.
@@ -61,8 +84,10 @@ var _ Store = (*SQLiteStore)(nil)
 //
 // path is a file name, ":memory:" for a private in-memory database (tests), or a "file:" URI.
 // The database runs in WAL mode with synchronous=NORMAL and a busy timeout of five seconds. A
-// database written by the original Python AIProxy is adopted: its rows stay and the columns
-// added since are appended to its table.
+// new database is created in incremental auto-vacuum mode, so that Prune gives the space of
+// deleted rows back to the file system; an older one of up to 64 MiB is switched to it with a
+// VACUUM at open, a larger one by Vacuum. A database written by the original Python AIProxy
+// is adopted: its rows stay and the columns added since are appended to its table.
 func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
 	cols, err := validateColumns(cols)
 	if err != nil {
@@ -75,9 +100,7 @@ func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
 	ctx := context.Background()
 
 	s := &SQLiteStore{cols: cols}
-	// BEGIN IMMEDIATE takes the write lock at the start of each transaction, so a transaction
-	// never fails half-way when another process holds the lock: it waits busy_timeout instead.
-	s.writer, err = sql.Open("sqlite", dsn+"&_txlock=immediate")
+	s.writer, err = sql.Open("sqlite", dsn+"&"+writerParams.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
@@ -93,6 +116,9 @@ func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.writer.Close()
 		return nil, err
+	}
+	if !isMemoryPath(path) {
+		s.adoptAutoVacuum(ctx)
 	}
 
 	if isMemoryPath(path) {
@@ -114,6 +140,28 @@ func OpenSQLite(path string, cols ...Column) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
 	return s, nil
+}
+
+// adoptMaxBytes is the largest database without auto-vacuum that OpenSQLite converts, with a
+// VACUUM that takes about a second at this size; a larger one waits for an explicit Vacuum
+// (aiproxy prune --vacuum).
+const adoptMaxBytes = 64 << 20
+
+// adoptAutoVacuum switches a small database created without auto-vacuum (by an older version,
+// or the original Python AIProxy) to incremental auto-vacuum. It is best effort: when another
+// process holds the database, the next start tries again.
+func (s *SQLiteStore) adoptAutoVacuum(ctx context.Context) {
+	var mode, pages, size int64
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil || mode != 0 {
+		return
+	}
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return
+	}
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil || pages*size > adoptMaxBytes {
+		return
+	}
+	s.Vacuum(ctx)
 }
 
 func isMemoryPath(path string) bool {
@@ -150,6 +198,9 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 	p, err := goose.NewProvider(goose.DialectSQLite3, s.writer, fsys,
 		goose.WithTableName(sqliteVersionTable),
 		goose.WithDisableGlobalRegistry(true),
+		// The migrations are independent of each other: a database that has a later one
+		// already (from a development build) still gets an earlier one it lacks.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("sqlite migrations: %w", err)
@@ -225,12 +276,40 @@ func (s *SQLiteStore) DB() *sql.DB { return s.reader }
 
 // Insert stores the records in one transaction: all of them or, on error, none.
 func (s *SQLiteStore) Insert(ctx context.Context, recs []*Record) error {
+	return s.insertBatch(ctx, "", recs)
+}
+
+// InsertBatch stores the records in one transaction under batchID, unless a batch with that
+// id was stored before: then it stores nothing and returns nil.
+func (s *SQLiteStore) InsertBatch(ctx context.Context, batchID string, recs []*Record) error {
+	if batchID == "" {
+		return errors.New("sqlite insert: empty batch id")
+	}
+	return s.insertBatch(ctx, batchID, recs)
+}
+
+func (s *SQLiteStore) insertBatch(ctx context.Context, batchID string, recs []*Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite insert: begin: %w", err)
+	}
+	if batchID != "" {
+		res, err := tx.ExecContext(ctx, `INSERT INTO accesslog_batches (batch_id, created_at, row_count)
+			VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, batchID, timeArg(time.Now()), len(recs))
+		if err == nil {
+			var n int64
+			if n, err = res.RowsAffected(); err == nil && n == 0 {
+				// Stored before: by an attempt whose commit went through unseen.
+				return tx.Rollback()
+			}
+		}
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite insert: batch id: %w", err)
+		}
 	}
 	if err := s.insertRows(ctx, tx, recs); err != nil {
 		tx.Rollback()
@@ -240,6 +319,16 @@ func (s *SQLiteStore) Insert(ctx context.Context, recs []*Record) error {
 		return fmt.Errorf("sqlite insert: commit: %w", err)
 	}
 	return nil
+}
+
+// batchStored reports whether a batch with the id was stored.
+func (s *SQLiteStore) batchStored(ctx context.Context, batchID string) (bool, error) {
+	var n int
+	err := s.writer.QueryRowContext(ctx, "SELECT COUNT(*) FROM accesslog_batches WHERE batch_id = ?", batchID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sqlite batch lookup: %w", err)
+	}
+	return n > 0, nil
 }
 
 // insertRows executes the INSERT prepared at open once per record. BenchmarkSQLiteInsert found

@@ -109,7 +109,7 @@ func TestSQLiteMigrationsTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if version != 2 || mode != "wal" || len(got) != i+1 {
+		if version != latestMigration(t, sqliteMigrations, "sqlite") || mode != "wal" || len(got) != i+1 {
 			t.Errorf("open %d: schema version %d, journal_mode %s, %d rows", i+1, version, mode, len(got))
 		}
 		if err := s.Close(); err != nil {
@@ -399,5 +399,17 @@ func TestSQLitePragmas(t *testing.T) {
 					mode, busy, sync, fk)
 			}
 		})
+	}
+	var cache, checkpoint, vacuum int
+	for _, q := range []struct {
+		pragma string
+		dest   *int
+	}{{"cache_size", &cache}, {"wal_autocheckpoint", &checkpoint}, {"auto_vacuum", &vacuum}} {
+		if err := s.writer.QueryRow("PRAGMA " + q.pragma).Scan(q.dest); err != nil {
+			t.Fatalf("PRAGMA %s: %v", q.pragma, err)
+		}
+	}
+	if cache != -32768 || checkpoint != 8192 || vacuum != 2 {
+		t.Errorf("writer: cache_size %d, wal_autocheckpoint %d, auto_vacuum %d; want -32768, 8192, 2 (INCREMENTAL)", cache, checkpoint, vacuum)
 	}
 }

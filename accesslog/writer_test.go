@@ -66,7 +66,7 @@ func (f *fakeStore) snapshot() (calls int, sizes []int, stored int) {
 	return f.calls, append([]int(nil), f.sizes...), len(f.records)
 }
 
-var fastRetry = retryPolicy{base: time.Millisecond, max: 4 * time.Millisecond, attempts: 8}
+var fastRetry = retryPolicy{base: time.Millisecond, max: 4 * time.Millisecond, attempts: 8, spillAttempts: 2, isolateAfter: 5}
 
 // waitFor polls cond until it holds, failing the test after a generous deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -65,7 +65,9 @@ type LogStats struct {
 	Written uint64 // records stored
 	Failed  uint64 // records given up on
 	Spilled uint64 // records written to the spill file
-	Blocked uint64 // writes that found the queue full and waited
+	// SpillPending are records in the spill file not yet replayed into the database.
+	SpillPending int
+	Blocked      uint64 // writes that found the queue full and waited
 }
 
 // Metrics are the proxy's Prometheus metrics. Its methods are safe for concurrent use.
@@ -290,7 +292,8 @@ var (
 	descQueue   = prometheus.NewDesc("aiproxy_log_queue_depth", "Access-log records accepted and not yet stored or given up on.", nil, nil)
 	descWritten = prometheus.NewDesc("aiproxy_log_rows_written_total", "Access-log records stored.", nil, nil)
 	descFailed  = prometheus.NewDesc("aiproxy_log_rows_failed_total", "Access-log records given up on after retries.", nil, nil)
-	descSpilled = prometheus.NewDesc("aiproxy_log_rows_spilled_total", "Access-log records written to the spill file because the queue was full.", nil, nil)
+	descSpilled = prometheus.NewDesc("aiproxy_log_rows_spilled_total", "Access-log records written to the spill file because the queue was full or the database did not answer.", nil, nil)
+	descPending = prometheus.NewDesc("aiproxy_log_spill_pending", "Access-log records in the spill file waiting to be replayed into the database.", nil, nil)
 	descBlocked = prometheus.NewDesc("aiproxy_log_rows_blocked_total", "Access-log writes that found the queue full and waited for room.", nil, nil)
 )
 
@@ -298,7 +301,7 @@ var (
 type logCollector struct{ m *Metrics }
 
 func (c logCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descWritten, descFailed, descSpilled, descBlocked} {
+	for _, d := range []*prometheus.Desc{descQueue, descWritten, descFailed, descSpilled, descPending, descBlocked} {
 		ch <- d
 	}
 }
@@ -313,5 +316,6 @@ func (c logCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(s.Written))
 	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(s.Failed))
 	ch <- prometheus.MustNewConstMetric(descSpilled, prometheus.CounterValue, float64(s.Spilled))
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.SpillPending))
 	ch <- prometheus.MustNewConstMetric(descBlocked, prometheus.CounterValue, float64(s.Blocked))
 }
