@@ -6,6 +6,7 @@ package filters
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -29,12 +30,20 @@ type RecordSource interface {
 // called. This lets a developer re-run an application against recorded answers.
 type Replay struct {
 	// Header names the request id to replay. Default DefaultReplayHeader.
-	Header string
-	// Source finds the logged response.
-	Source RecordSource
+	Header string `yaml:"header" json:"header,omitempty"`
+	// Source finds the logged response. The registry (New) sets it from Env.Source.
+	Source RecordSource `yaml:"-" json:"-"`
 }
 
 var _ aiproxy.RequestFilter = (*Replay)(nil)
+
+// Validate reports a Replay without a Source.
+func (f *Replay) Validate() error {
+	if f.Source == nil {
+		return errors.New("replay: no record source to read logged responses from")
+	}
+	return nil
+}
 
 // FilterRequest replies with the logged response, or 404 when the id has none.
 func (f *Replay) FilterRequest(ctx context.Context, x *aiproxy.Exchange) (*aiproxy.Reply, error) {
@@ -45,6 +54,9 @@ func (f *Replay) FilterRequest(ctx context.Context, x *aiproxy.Exchange) (*aipro
 	id := x.Header().Get(header)
 	if id == "" {
 		return nil, nil
+	}
+	if f.Source == nil {
+		return nil, misconfigured("replay", f.Validate())
 	}
 	recs, err := f.Source.Records(ctx, id, accesslog.DirectionResponse)
 	if err != nil {
