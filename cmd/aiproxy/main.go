@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +27,6 @@ import (
 	"github.com/aiproxy-go/aiproxy"
 	"github.com/aiproxy-go/aiproxy/accesslog"
 	"github.com/aiproxy-go/aiproxy/config"
-	"github.com/aiproxy-go/aiproxy/filters"
 	"github.com/aiproxy-go/aiproxy/metrics"
 	"github.com/aiproxy-go/aiproxy/provider"
 	"github.com/aiproxy-go/aiproxy/provider/anthropic"
@@ -56,6 +56,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return prune(ctx, args[1:], stdout, stderr)
 		case "logs":
 			return logs(ctx, args[1:], stdout, stderr)
+		case "stats":
+			return stats(ctx, args[1:], stdout, stderr)
+		case "export":
+			return export(ctx, args[1:], stdout, stderr)
+		case "reprice":
+			return reprice(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, stderr)
@@ -64,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, cfg, stderr, nil)
+	return serveConfig(ctx, cfg, stderr, nil, func() (*config.Config, error) { return parseFlags(args, io.Discard) })
 }
 
 // flagSpec is one flag; every name with "-" is also accepted with "_", the spelling of the
@@ -82,7 +88,9 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 	fs := flag.NewFlagSet("aiproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfgFile, host, port, replay, db, jsonl                 string
+		cfgFile, host, port, replay, db, jsonl, spill          string
+		adminAddr, adminToken                                  string
+		noDashboard                                            bool
 		oaKey, oaURL, azURL, azKey, anKey, anURL, gmKey, gmURL string
 		awsID, awsSecret, awsToken, awsRegion, brURL, awsProf  string
 		retries                                                int
@@ -132,6 +140,10 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		{"connect-timeout", "timeout to connect to the upstream (default 10s)", durationVar(&connectT), func(c *config.Config) { c.Timeouts.Connect = config.Duration(connectT) }},
 		{"response-header-timeout", "timeout for the upstream's response headers (default 10m)", durationVar(&headerT), func(c *config.Config) { c.Timeouts.ResponseHeader = config.Duration(headerT) }},
 		{"stream-idle-timeout", "longest wait for the next part of a response (default 5m)", durationVar(&idleT), func(c *config.Config) { c.Timeouts.StreamIdle = config.Duration(idleT) }},
+		{"admin-addr", "serve the dashboard on this address instead of under /dashboard of the proxy's", stringVar(&adminAddr), func(c *config.Config) { c.Admin.Addr = adminAddr }},
+		{"admin-token", "token required to open the dashboard (env AIPROXY_ADMIN_TOKEN)", stringVar(&adminToken), func(c *config.Config) { c.Admin.Token = adminToken }},
+		{"no-dashboard", "do not serve the dashboard", boolVar(&noDashboard), func(c *config.Config) { off := false; c.Admin.Dashboard = &off }},
+		{"spill-dir", "directory of the log's spill file while the database is down (default next to the SQLite file, or the user cache directory)", stringVar(&spill), func(c *config.Config) { c.SpillDir = spill }},
 		{"replay-header", "request header of the built-in replay filter, \"off\" to disable (default x-aiproxy-replay)", stringVar(&replay), func(c *config.Config) { c.ReplayHeader = replay }},
 	}
 	byName := map[string]flagSpec{}
@@ -143,7 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (*config.Config, error) {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: aiproxy [serve] [flags]\n       aiproxy logs [--db D] [--request-id ID] [--model M] [--status N] [--since 24h] [--limit N] [--json]\n       aiproxy prune [--db D] --older-than 90d [--content-older-than 7d]\n       aiproxy version\n\nAIProxy %s relays LLM API calls and logs each one.\n\nFlags (each --a-b is also accepted as --a_b):\n", aiproxy.Version)
+		fmt.Fprintf(stderr, "Usage: aiproxy [serve] [flags]\n       aiproxy logs [--db D] [--request-id ID] [--model M] [--status N] [--since 24h] [--limit N] [--json] [--follow]\n       aiproxy stats [--db D] [--by model|provider|user|client_key] [--since 24h] [--json]\n       aiproxy export [--db D] [--format jsonl|csv] [--since 7d] [--model M] [--output FILE]\n       aiproxy reprice [--db D] --since 30d [--prices FILE] [--dry-run]\n       aiproxy prune [--db D] --older-than 90d [--content-older-than 7d]\n       aiproxy version\n\nAIProxy %s relays LLM API calls and logs each one.\n\nFlags (each --a-b is also accepted as --a_b):\n", aiproxy.Version)
 		for _, s := range specs {
 			fmt.Fprintf(stderr, "  --%s\n    \t%s\n", s.name, s.usage)
 		}
@@ -206,6 +218,9 @@ func applyEnv(c *config.Config) {
 	}
 	if v := env("GEMINI_BASE_URL"); v != "" {
 		geminiSection(c).BaseURL = v
+	}
+	if v := env("AIPROXY_ADMIN_TOKEN"); v != "" {
+		c.Admin.Token = v
 	}
 }
 
@@ -303,7 +318,17 @@ func buildProviders(c *config.Config) ([]provider.Provider, []string, error) {
 // finish, and the access log drains into the database. ready, when set, receives the
 // address once listening.
 func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func(addr string)) error {
+	return serveConfig(ctx, cfg, stderr, ready, nil)
+}
+
+// serveConfig is serve, reloading the filters and client keys from reload on SIGHUP when
+// reload is set.
+func serveConfig(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func(addr string), reload func() (*config.Config, error)) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	prices, err := cfg.PriceTable()
+	if err != nil {
+		return err
+	}
 	store, err := accesslog.Open(cfg.Database)
 	if err != nil {
 		return fmt.Errorf("open access log: %w", err)
@@ -323,9 +348,16 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
+	for _, k := range cfg.ClientKeys {
+		// Client keys are scrubbed from bodies too; headers are masked anyway.
+		secrets = append(secrets, k.Key, k.AWSSecretAccessKey)
+	}
+	stack := &filterStack{store: base, prices: prices, logger: logger}
 	p, err := aiproxy.New(aiproxy.Options{
 		Providers:             providers,
 		Store:                 store,
+		Writer:                accesslog.WriterOptions{Enrich: stack.settle, SpillDir: spillDir(cfg, logger)},
+		Prices:                prices,
 		MaxRetries:            cfg.MaxRetries,
 		MaxBodySize:           cfg.MaxBodySize,
 		ConnectTimeout:        time.Duration(cfg.Timeouts.Connect),
@@ -338,10 +370,19 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	if err != nil {
 		return err
 	}
-	if cfg.ReplayHeader != "" && cfg.ReplayHeader != "off" {
-		if err := p.AddFilter(&filters.Replay{Header: cfg.ReplayHeader, Source: p}); err != nil {
-			return err
-		}
+	stack.proxy = p
+	defer stack.close(context.Background())
+	if err := stack.apply(ctx, cfg); err != nil {
+		return err
+	}
+	if len(cfg.ClientKeys) == 0 && !loopback(cfg.Listen) {
+		logger.Warn("no client_keys configured: anyone who can reach " + cfg.Listen + " can use the upstream keys and read replays; configure client_keys or listen on 127.0.0.1")
+	}
+	if reload != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloadOnSignal(ctx, hup, reload, cfg, stack, logger)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -352,7 +393,12 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 		ln.Close()
 		return fmt.Errorf("upstream %s is this proxy's own address: check the *_BASE_URL variables, which SDKs also read", u)
 	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	handler, admin, err := dashboardHandlers(cfg, base, p, ln.Addr().String(), logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	// HTTP/1.1 and HTTP/2 over cleartext (prior knowledge) on the same port: the AWS SDK
 	// for JavaScript speaks h2c to http:// endpoints.
 	srv.Protocols = new(http.Protocols)
@@ -362,8 +408,18 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if admin != nil {
+		adminLn, err := net.Listen("tcp", cfg.Admin.Addr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("admin address: %w", err)
+		}
+		logger.Info("dashboard listening", "addr", "http://"+adminLn.Addr().String()+dashboardPrefix+"/")
+		go func() { errc <- admin.Serve(adminLn) }()
+		defer admin.Close()
+	}
 	retireCtx, stopRetire := context.WithCancel(ctx)
 	defer stopRetire()
 	go retire(retireCtx, base, cfg, logger)
@@ -383,8 +439,54 @@ func serve(ctx context.Context, cfg *config.Config, stderr io.Writer, ready func
 		return fmt.Errorf("drain access log: %w", err)
 	}
 	st := p.Log().Stats()
-	logger.Info("access log drained", "written", st.Written, "failed", st.Failed)
+	logger.Info("access log drained", "written", st.Written, "failed", st.Failed, "spilled", st.Spilled, "spill_pending", st.SpillPending)
 	return nil
+}
+
+// spillDir is the directory of the log's spill file, "" for none: the configured one
+// ("off" disables it), else accesslog.DefaultSpillDir. A directory that cannot be created
+// is logged and the writer runs without a spill.
+func spillDir(cfg *config.Config, logger *slog.Logger) string {
+	dir := cfg.SpillDir
+	switch dir {
+	case "off":
+		return ""
+	case "":
+		dir = accesslog.DefaultSpillDir(cfg.Database, cfg.Listen)
+	}
+	if dir == "" {
+		return ""
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		logger.Error("no spill directory: the log writer will wait for the database when it is down", "dir", dir, "err", err)
+		return ""
+	}
+	return dir
+}
+
+// reloadOnSignal reloads the configuration at each signal until ctx ends. The filters and
+// client keys take effect at once; requests under way finish with the filters they
+// started with. An invalid file is refused and the running configuration stays.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, reload func() (*config.Config, error), running *config.Config, stack *filterStack, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		next, err := reload()
+		if err == nil {
+			err = stack.apply(ctx, next)
+		}
+		if err != nil {
+			logger.Error("config reload refused; the running configuration stays", "err", err)
+			continue
+		}
+		if next.Listen != running.Listen || next.Database != running.Database || !reflect.DeepEqual(next.Providers, running.Providers) {
+			logger.Warn("config reload: listen, database and providers changes take effect at the next start")
+		}
+		logger.Info("config reloaded", "client_keys", len(next.ClientKeys), "filters", len(next.Filters))
+	}
 }
 
 // selfUpstream returns an upstream URL that points back at the proxy's own listen address,
@@ -505,6 +607,17 @@ func (v daysValue) String() string        { return "" }
 func (v daysValue) Set(s string) error {
 	d, err := config.ParseDuration(s)
 	*v.p = d
+	return err
+}
+
+type boolValue struct{ p *bool }
+
+func boolVar(p *bool) flag.Value     { return boolValue{p} }
+func (v boolValue) String() string   { return "" }
+func (v boolValue) IsBoolFlag() bool { return true }
+func (v boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	*v.p = b
 	return err
 }
 
