@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 	"github.com/aiproxy-go/aiproxy/accesslog"
 	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
 	"github.com/aiproxy-go/aiproxy/internal/pgrelay"
+	"github.com/aiproxy-go/aiproxy/internal/testdb"
 	"github.com/aiproxy-go/aiproxy/provider"
 	"github.com/aiproxy-go/aiproxy/provider/openai"
 )
@@ -44,24 +44,11 @@ func newOutageDB(t *testing.T) *outageDB {
 	if err != nil || u.Host == "" {
 		t.Skip("AIPROXY_TEST_POSTGRES is not a postgres:// URL with a host")
 	}
-	schema := fmt.Sprintf("outage_%016x", rand.Uint64())
-	root, err := sql.Open("pgx", base)
-	if err != nil {
+	dsn, _ := testdb.Postgres(t, "outage")
+	if u, err = url.Parse(dsn); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := root.Exec("CREATE SCHEMA " + schema); err != nil {
-		root.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := root.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		root.Close()
-	})
 	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	admin, err := sql.Open("pgx", u.String())
 	if err != nil {
 		t.Fatal(err)

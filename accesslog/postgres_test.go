@@ -6,10 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"os"
 	"path"
 	"reflect"
 	"slices"
@@ -21,48 +18,15 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
+
+	"github.com/aiproxy-go/aiproxy/internal/testdb"
 )
 
-// postgresTestDSN returns the DSN of a schema of its own in the database that
-// AIPROXY_TEST_POSTGRES names, dropped when the test ends, so that tests run in parallel and
-// again without meeting each other's tables. Without the variable the test is skipped.
+// postgresTestDSN returns the DSN of a schema of its own (internal/testdb), or skips.
 func postgresTestDSN(tb testing.TB) string {
 	tb.Helper()
-	base := os.Getenv("AIPROXY_TEST_POSTGRES")
-	if base == "" {
-		tb.Skip("AIPROXY_TEST_POSTGRES is not set")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("open %s: %v", RedactDSN(base), err)
-	}
-	schema := fmt.Sprintf("test_%016x", rand.Uint64())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		tb.Fatalf("create schema in %s: %v", RedactDSN(base), err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	return withSearchPath(tb, base, schema)
-}
-
-// withSearchPath adds search_path=schema to a URL or keyword/value DSN.
-func withSearchPath(tb testing.TB, dsn, schema string) string {
-	if !strings.Contains(dsn, "://") {
-		return dsn + " search_path=" + schema
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatalf("AIPROXY_TEST_POSTGRES is not a URL: %s", RedactDSN(dsn))
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	dsn, _ := testdb.Postgres(tb, "test")
+	return dsn
 }
 
 func openTestPostgres(t *testing.T, dsn string, cols ...Column) *PostgresStore {

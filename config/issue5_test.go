@@ -8,31 +8,8 @@ import (
 	"time"
 )
 
-// issueExample is the configuration of the filters issue, which must work as written.
-const issueExample = `listen: 127.0.0.1:8000
-database: aiproxy.db            # or postgres://...
-providers:
-  openai:
-    api_key: ${OPENAI_API_KEY}  # ${VAR} expands from the environment
-    base_url: https://api.openai.com/v1
-client_keys:                    # when present, every request must carry one of these
-  - name: team-a
-    key: sk-team-a-0123456789
-    models: [gpt-4o-mini, gpt-4.1-mini]   # allowed models (glob patterns)
-    requests_per_minute: 60
-    tokens_per_minute: 100000
-    budget_usd_per_day: 5
-  - name: ci
-    key_sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
-filters:
-  - ban_users: {users: [uezo], message: "you can't use this service"}
-  - require_user: {message: "user is required"}
-  - models: {rewrite: {"gpt-4o": gpt-4o-mini}, deny: ["o1*"]}
-  - max_tokens: {limit: 2048}
-  - block_patterns: {patterns: ["(?i)ignore previous instructions"], message: "blocked"}
-  - redact: {kinds: [email, phone, credit_card, api_key], in: [request, log]}
-  - replay: {header: x-aiproxy-replay}
-`
+// exampleFile is the configuration of the filters issue, which must work as written.
+const exampleFile = "../examples/aiproxy.yaml"
 
 func load(t *testing.T, yaml string) (*Config, error) {
 	t.Helper()
@@ -46,7 +23,11 @@ func load(t *testing.T, yaml string) (*Config, error) {
 
 func TestIssueExampleLoads(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-test")
-	c, err := load(t, issueExample)
+	raw, err := os.ReadFile(exampleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, string(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package filters_test
 
 import (
 	"bytes"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,17 +13,14 @@ import (
 	"github.com/aiproxy-go/aiproxy/filters"
 )
 
-// exampleConfig is the filters section of issue 5's example configuration.
-const exampleConfig = `
-filters:
-  - ban_users: {users: [uezo], message: "you can't use this service"}
-  - require_user: {message: "user is required"}
-  - models: {rewrite: {"gpt-4o": gpt-4o-mini}, deny: ["o1*"]}
-  - max_tokens: {limit: 2048}
-  - block_patterns: {patterns: ["(?i)ignore previous instructions"], message: "blocked"}
-  - redact: {kinds: [email, phone, credit_card, api_key], in: [request, log]}
-  - replay: {header: x-aiproxy-replay}
-`
+// exampleConfig is issue 5's example configuration, whose filters section the tests build.
+var exampleConfig = func() string {
+	b, err := os.ReadFile("../examples/aiproxy.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // buildFilters builds the filters of a YAML filters section the way the configuration
 // does: each entry's options decoded strictly into the filter.

@@ -3,16 +3,13 @@ package logquery_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop test schemas
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/internal/testdb"
 	"github.com/aiproxy-go/aiproxy/logquery"
 )
 
@@ -49,37 +46,11 @@ func openTestDB(t testing.TB, dsn string) testDB {
 	return testDB{store: store, db: db, dialect: d}
 }
 
-// postgresTestDSN returns the DSN of a schema of its own in the database AIPROXY_TEST_POSTGRES
-// names, or skips the test without it.
+// postgresTestDSN returns the DSN of a schema of its own (internal/testdb), or skips.
 func postgresTestDSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("AIPROXY_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("AIPROXY_TEST_POSTGRES is not set")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("logquery_%016x", rand.Uint64())
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("AIPROXY_TEST_POSTGRES is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	dsn, _ := testdb.Postgres(t, "logquery")
+	return dsn
 }
 
 // insert stores records, failing the test on error.

@@ -15,35 +15,10 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
 	_ "modernc.org/sqlite"
-)
 
-// issueConfig is the configuration of the filters issue, which must work as written.
-const issueConfig = `listen: 127.0.0.1:8000
-database: aiproxy.db            # or postgres://...
-providers:
-  openai:
-    api_key: ${OPENAI_API_KEY}  # ${VAR} expands from the environment
-    base_url: https://api.openai.com/v1
-client_keys:                    # when present, every request must carry one of these
-  - name: team-a
-    key: sk-team-a-0123456789
-    models: [gpt-4o-mini, gpt-4.1-mini]   # allowed models (glob patterns)
-    requests_per_minute: 60
-    tokens_per_minute: 100000
-    budget_usd_per_day: 5
-  - name: ci
-    key_sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
-filters:
-  - ban_users: {users: [uezo], message: "you can't use this service"}
-  - require_user: {message: "user is required"}
-  - models: {rewrite: {"gpt-4o": gpt-4o-mini}, deny: ["o1*"]}
-  - max_tokens: {limit: 2048}
-  - block_patterns: {patterns: ["(?i)ignore previous instructions"], message: "blocked"}
-  - redact: {kinds: [email, phone, credit_card, api_key], in: [request, log]}
-  - replay: {header: x-aiproxy-replay}
-`
+	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
+)
 
 // TestIssueExampleConfig runs the proxy with the example configuration as written (the
 // flags only move it to a free port, a temporary database and the fake upstream) and checks
@@ -55,10 +30,7 @@ func TestIssueExampleConfig(t *testing.T) {
 	up := httptest.NewServer(fake)
 	defer up.Close()
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "aiproxy.yaml")
-	if err := os.WriteFile(cfgPath, []byte(issueConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := "../../examples/aiproxy.yaml" // the issue's example, as written
 	db := filepath.Join(dir, "aiproxy.db")
 	cfg, err := parseFlags([]string{"--config", cfgPath, "--port", "0", "--db", db, "--openai-base-url", up.URL + "/v1"}, io.Discard)
 	if err != nil {

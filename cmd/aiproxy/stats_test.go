@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/internal/testdb"
 	"github.com/aiproxy-go/aiproxy/logquery"
 	"github.com/aiproxy-go/aiproxy/pricing"
 )
@@ -28,33 +26,8 @@ import (
 func forEachLogDB(t *testing.T, body func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) { body(t, filepath.Join(t.TempDir(), "aiproxy.db")) })
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("AIPROXY_TEST_POSTGRES")
-		if base == "" {
-			t.Skip("AIPROXY_TEST_POSTGRES is not set")
-		}
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		schema := fmt.Sprintf("cmdlogs_%016x", rand.Uint64())
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			admin.Close()
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-			}
-			admin.Close()
-		})
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		body(t, u.String())
+		dsn, _ := testdb.Postgres(t, "cmdlogs")
+		body(t, dsn)
 	})
 }
 
