@@ -5,7 +5,9 @@
 // stream into whole events without changing a byte, so that what the client
 // receives is exactly what the upstream sent; [Parse], [Data] and [IsDone]
 // read the fields of one event; [AppendEvent] renders an event for a reply
-// that the proxy writes itself.
+// that the proxy writes itself; [EditData] and [AppendJSONString] let a
+// filter rewrite the JSON of an event's data and keep the rest of the event
+// as it was.
 package sse
 
 import "bytes"

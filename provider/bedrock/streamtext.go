@@ -16,6 +16,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/aiproxy-go/aiproxy/provider"
+	"github.com/aiproxy-go/aiproxy/sse"
 )
 
 var (
@@ -62,7 +63,7 @@ func (s *stream) SetEventText(frame []byte, text string) ([]byte, error) {
 	if !ok {
 		return nil, errNoText
 	}
-	inner, err := sjson.SetRawBytes(f.json, paths[0], jsonString(text))
+	inner, err := sjson.SetRawBytes(f.json, paths[0], sse.AppendJSONString(nil, text))
 	if err != nil {
 		return nil, err
 	}
@@ -181,27 +182,6 @@ func withPayload(frame, payload []byte) ([]byte, error) {
 	copy(out[preludeLen+hl:], payload)
 	binary.BigEndian.PutUint32(out[total-4:], crc32.ChecksumIEEE(out[:total-4]))
 	return out, nil
-}
-
-// jsonString returns s as a JSON string, without escaping <, > and &. Invalid UTF-8 becomes
-// U+FFFD.
-func jsonString(s string) []byte {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		plain = s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\'
-	}
-	if plain {
-		// The common case, a delta of plain ASCII, needs no encoder.
-		out := make([]byte, 0, len(s)+2)
-		out = append(out, '"')
-		out = append(out, s...)
-		return append(out, '"')
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // streamExceptions are the exceptions that both ConverseStream and
