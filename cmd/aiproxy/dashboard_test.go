@@ -52,3 +52,14 @@ func TestDashboardOnAdminAddr(t *testing.T) {
 		t.Fatalf("dashboard still on the proxy's address: %d", code)
 	}
 }
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8000": true, "[::1]:8000": true, "localhost:8000": true, "127.1.2.3:80": true,
+		"0.0.0.0:8000": false, "[::]:8000": false, "10.0.0.5:8000": false, ":8000": false, "example.com:80": false, "nonsense": false,
+	} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v", addr, got)
+		}
+	}
+}
