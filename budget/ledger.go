@@ -54,6 +54,8 @@ type Ledger struct {
 
 	// SQL statements, with the table names filled in.
 	ensureRow, reserve, record, release, charge, spend, expired string
+	// The statements of Reserve, which runs on the request path, prepared once.
+	ensureStmt, reserveStmt, recordStmt *sql.Stmt
 }
 
 // Spend is a key's spend on one day.
@@ -124,7 +126,29 @@ func Open(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 		WHERE client_key = $1 AND day = $2`
 	l.spend = `SELECT spent_nusd, reserved_nusd FROM ` + table + ` WHERE client_key = $1 AND day = $2`
 	l.expired = `DELETE FROM ` + res + ` WHERE created_at < $1 RETURNING client_key, day, amount_nusd`
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&l.ensureStmt, l.ensureRow}, {&l.reserveStmt, l.reserve}, {&l.recordStmt, l.record}} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("budget: prepare: %w", err)
+		}
+		*p.stmt = st
+	}
 	return l, nil
+}
+
+// Close releases the ledger's prepared statements; the database stays open.
+func (l *Ledger) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{l.ensureStmt, l.reserveStmt, l.recordStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Day is the UTC day of t as the ledger stores it, "2006-01-02".
@@ -165,27 +189,36 @@ func (l *Ledger) Reserve(ctx context.Context, requestID, key string, limitUSD, e
 		return false, fmt.Errorf("budget: reserve: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, l.ensureRow, key, day); err != nil {
-		return false, fmt.Errorf("budget: reserve: %w", err)
+	reserve := tx.StmtContext(ctx, l.reserveStmt)
+	n, err := affected(reserve.ExecContext(ctx, key, day, est, limit))
+	if err == nil && n == 0 {
+		// Refused, or the key has no row for today yet: make sure it has one and ask again.
+		if _, err := tx.StmtContext(ctx, l.ensureStmt).ExecContext(ctx, key, day); err != nil {
+			return false, fmt.Errorf("budget: reserve: %w", err)
+		}
+		n, err = affected(reserve.ExecContext(ctx, key, day, est, limit))
 	}
-	res, err := tx.ExecContext(ctx, l.reserve, key, day, est, limit)
-	if err != nil {
-		return false, fmt.Errorf("budget: reserve: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("budget: reserve: %w", err)
 	}
 	if n == 0 {
 		return false, nil
 	}
-	if _, err := tx.ExecContext(ctx, l.record, requestID, key, day, est, now.Unix()); err != nil {
+	if _, err := tx.StmtContext(ctx, l.recordStmt).ExecContext(ctx, requestID, key, day, est, now.Unix()); err != nil {
 		return false, fmt.Errorf("budget: reserve: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("budget: reserve: %w", err)
 	}
 	return true, nil
+}
+
+// affected returns the rows an Exec changed.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Settle replaces the reservations of the requests with their real costs, in one

@@ -3,16 +3,21 @@
 //
 //	fake     the fake OpenAI upstream
 //	bare     a bare httputil.ReverseProxy to -upstream, the baseline proxy
-//	aiproxy  AIProxy with full SQLite logging into -db, its OpenAI provider at -upstream/v1
-//	count    prints the rows of the access log in -db as a JSON line, and exits
+//	aiproxy  AIProxy with full logging into -db (a SQLite file or a postgres:// URL), its
+//	         OpenAI provider at -upstream/v1; -filters example installs the filters issue's
+//	         example filter list with its client keys, -hold a response filter that holds
+//	         streams
+//	count    prints the rows of the access log in -db (SQLite or PostgreSQL) as a JSON line,
+//	         and exits
 //	ttfb     a small load driver: sends -n chat requests to -url, -c at a time, and prints the
 //	         latency percentiles of the response headers, the first event and the whole
 //	         response as a JSON line
 //
 // The three servers listen on -addr (127.0.0.1 only), print "ready ADDR" once listening, and
 // on SIGTERM or SIGINT finish their requests and exit; aiproxy first drains its access log
-// and prints the log writer's counts as a JSON line. With -cpuprofile they write a CPU
-// profile of their whole run.
+// and prints the log writer's counts as a JSON line. While it runs, aiproxy answers
+// GET /bench/stats with the writer's counts and the longest queue seen since the previous
+// call. With -cpuprofile they write a CPU profile of their whole run.
 package main
 
 import (
@@ -34,12 +39,15 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/aiproxy-go/aiproxy"
 	"github.com/aiproxy-go/aiproxy/accesslog"
+	"github.com/aiproxy-go/aiproxy/clientkey"
 	"github.com/aiproxy-go/aiproxy/filters"
 	"github.com/aiproxy-go/aiproxy/internal/fakeupstream"
 	"github.com/aiproxy-go/aiproxy/provider"
@@ -53,9 +61,14 @@ type options struct {
 	mode, addr, upstream, db, key string
 	cpuprofile                    string
 	nolog                         bool
+	spillDir                      string
+	filters                       string
+	hold                          bool
 
 	// ttfb driver
 	url        string
+	clientKey  string
+	user       string
 	n, c       int
 	stream     bool
 	chunks     int
@@ -68,11 +81,16 @@ func main() {
 	flag.StringVar(&o.mode, "mode", "", "fake, bare, aiproxy, count or ttfb")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen address (fake, bare, aiproxy); must be on 127.0.0.1")
 	flag.StringVar(&o.upstream, "upstream", "", "upstream base URL, e.g. http://127.0.0.1:9000 (bare, aiproxy)")
-	flag.StringVar(&o.db, "db", "", "SQLite access log file (aiproxy, count)")
+	flag.StringVar(&o.db, "db", "", "access log database (aiproxy, count): a SQLite file or a postgres:// URL, as accesslog.Open takes it")
 	flag.StringVar(&o.key, "key", defaultKey, "upstream API key: the one the fake accepts, the one aiproxy sends, the one the ttfb driver sends")
 	flag.BoolVar(&o.nolog, "nolog", false, "aiproxy without its access log (no -db), to tell the request path's cost from the log writer's")
+	flag.StringVar(&o.spillDir, "spill-dir", "", "the log writer's spill directory (aiproxy; accesslog.WriterOptions.SpillDir); empty: no spill")
+	flag.StringVar(&o.filters, "filters", "none", "aiproxy's filters: none (the replay filter only, as the binary without a config) or example (the filters issue's example list and client keys)")
+	flag.BoolVar(&o.hold, "hold", false, "add a no-op response filter to aiproxy, which holds each stream until it is complete")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server, from start to exit, to this file (fake, bare, aiproxy)")
 	flag.StringVar(&o.url, "url", "", "base URL to load (ttfb), e.g. http://127.0.0.1:9001")
+	flag.StringVar(&o.clientKey, "client-key", "", "the key the ttfb driver sends; empty: -key")
+	flag.StringVar(&o.user, "user", "", "the user field of the ttfb driver's requests; empty: none")
 	flag.IntVar(&o.n, "n", 200, "requests to send (ttfb)")
 	flag.IntVar(&o.c, "c", 1, "concurrent requests (ttfb)")
 	flag.BoolVar(&o.stream, "stream", true, "ask for a stream (ttfb)")
@@ -112,7 +130,7 @@ func serve(o options) error {
 	var (
 		handler http.Handler
 		p       *aiproxy.Proxy
-		store   *accesslog.SQLiteStore
+		store   accesslog.Store
 	)
 	switch o.mode {
 	case "fake":
@@ -148,22 +166,63 @@ func serve(o options) error {
 			if o.db == "" {
 				return errors.New("-mode aiproxy needs -db (or -nolog)")
 			}
-			store, err = accesslog.OpenSQLite(o.db)
+			store, err = accesslog.Open(o.db)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
 			opts.Store = store
+			opts.Writer.SpillDir = o.spillDir
 		}
-		// As the aiproxy binary configures it: default writer, the replay filter on.
+		var guard *clientkey.Guard
+		switch o.filters {
+		case "none":
+		case "example":
+			if store == nil {
+				return errors.New("-filters example needs -db: the client keys' budget ledger lives in the log database")
+			}
+			if guard, err = exampleGuard(store, logger); err != nil {
+				return err
+			}
+			// As the binary does: the Guard settles each request's cost from its log row,
+			// and the client keys are scrubbed from logged bodies.
+			opts.Writer.Enrich = guard.Settle
+			opts.Secrets = append(opts.Secrets, teamAKey)
+		default:
+			return fmt.Errorf("unknown -filters %q: want none or example", o.filters)
+		}
 		p, err = aiproxy.New(opts)
 		if err != nil {
 			return err
 		}
-		if err := p.AddFilter(&filters.Replay{Source: p}); err != nil {
+		if guard != nil {
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := guard.Close(ctx); err != nil {
+					fmt.Fprintln(os.Stderr, "bench/server: client keys:", err)
+				}
+			}()
+			list, err := exampleFilters(p, guard)
+			if err != nil {
+				return err
+			}
+			if err := p.SetFilters(list...); err != nil {
+				return err
+			}
+		} else if err := p.AddFilter(&filters.Replay{Source: p}); err != nil {
+			// As the aiproxy binary configures it without a config file: the replay filter on.
 			return err
 		}
-		handler = p
+		if o.hold {
+			// A response filter that declares no stream mode holds each stream: the proxy
+			// reads all of it, calls the filter, then sends it to the client.
+			hold := aiproxy.ResponseFilterFunc(func(context.Context, *aiproxy.Exchange, *aiproxy.Response) error { return nil })
+			if err := p.AddFilter(hold); err != nil {
+				return err
+			}
+		}
+		handler = withStats(p)
 	}
 
 	ln, err := net.Listen("tcp", o.addr)
@@ -210,7 +269,51 @@ func serve(o options) error {
 	st := p.Log().Stats()
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"written": st.Written, "failed": st.Failed, "queued": st.Queued, "blocked": st.Blocked,
+		"spilled": st.Spilled, "spill_pending": st.SpillPending,
 		"drain_ms": float64(time.Since(drainStart).Microseconds()) / 1000,
+	})
+}
+
+// statsPath is where aiproxy serves its log writer's counts.
+const statsPath = "/bench/stats"
+
+// withStats serves GET statsPath beside the proxy: the log writer's counts and max_queued,
+// the longest queue seen (sampled every 2ms) since the previous call. Without a log it
+// answers {}.
+func withStats(p *aiproxy.Proxy) http.Handler {
+	var maxQueued atomic.Int64
+	if w := p.Log(); w != nil {
+		go func() {
+			t := time.NewTicker(2 * time.Millisecond)
+			defer t.Stop()
+			for range t.C {
+				q := int64(w.Stats().Queued)
+				for {
+					m := maxQueued.Load()
+					if q <= m || maxQueued.CompareAndSwap(m, q) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != statsPath {
+			p.ServeHTTP(rw, r)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		w := p.Log()
+		if w == nil {
+			_, _ = io.WriteString(rw, "{}\n")
+			return
+		}
+		st := w.Stats()
+		_ = json.NewEncoder(rw).Encode(map[string]any{
+			"written": st.Written, "failed": st.Failed, "queued": st.Queued, "blocked": st.Blocked,
+			"spilled": st.Spilled, "spill_pending": st.SpillPending,
+			"max_queued": max(maxQueued.Swap(int64(st.Queued)), int64(st.Queued)),
+		})
 	})
 }
 
@@ -239,25 +342,37 @@ func tunedTransport() *http.Transport {
 }
 
 // count prints the access log's rows in db: all, per direction, and the responses with
-// status 200.
+// status 200. db is a SQLite file, which must exist, or a postgres:// URL.
 func count(db string) error {
 	if db == "" {
 		return errors.New("-mode count needs -db")
 	}
-	if _, err := os.Stat(db); err != nil {
-		return err
+	var conn *sql.DB
+	if lower := strings.ToLower(db); strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		store, err := accesslog.OpenPostgres(context.Background(), db)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		conn = store.DB()
+	} else {
+		if _, err := os.Stat(db); err != nil {
+			return err
+		}
+		c, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(5000)")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		conn = c
 	}
-	conn, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	// CASE rather than SUM(boolean): PostgreSQL does not sum booleans.
 	var rows, requests, responses, errs, ok200 int64
-	err = conn.QueryRow(`SELECT COUNT(*),
-		COALESCE(SUM(direction = 'request'), 0),
-		COALESCE(SUM(direction = 'response'), 0),
-		COALESCE(SUM(direction = 'error'), 0),
-		COALESCE(SUM(direction = 'response' AND status_code = 200), 0)
+	err := conn.QueryRow(`SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN direction = 'request' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN direction = 'response' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN direction = 'error' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN direction = 'response' AND status_code = 200 THEN 1 ELSE 0 END), 0)
 		FROM accesslog`).Scan(&rows, &requests, &responses, &errs, &ok200)
 	if err != nil {
 		return fmt.Errorf("count rows: %w", err)
@@ -283,9 +398,20 @@ func ttfb(o options) error {
 	if o.n < 1 || o.c < 1 || o.c > o.n {
 		return fmt.Errorf("want 1 <= -c <= -n, have -c %d -n %d", o.c, o.n)
 	}
-	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}`)
+	user := ""
+	if o.user != "" {
+		u, err := json.Marshal(o.user)
+		if err != nil {
+			return err
+		}
+		user = `"user":` + string(u) + `,`
+	}
+	body := []byte(`{"model":"gpt-4o-mini",` + user + `"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}`)
 	if o.stream {
-		body = []byte(`{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}`)
+		body = []byte(`{"model":"gpt-4o-mini",` + user + `"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}`)
+	}
+	if o.clientKey == "" {
+		o.clientKey = o.key
 	}
 	target := base.JoinPath("/v1/chat/completions").String()
 	client := &http.Client{Transport: tunedTransport(), Timeout: 30 * time.Second}
@@ -369,7 +495,7 @@ func ttfbOne(ctx context.Context, client *http.Client, target string, body []byt
 		return sample{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+o.key)
+	req.Header.Set("Authorization", "Bearer "+o.clientKey)
 	if o.stream {
 		req.Header.Set(fakeupstream.HeaderChunks, fmt.Sprint(o.chunks))
 		if o.chunkDelay > 0 {

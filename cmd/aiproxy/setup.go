@@ -151,6 +151,9 @@ func (s *filterStack) close(ctx context.Context) {
 			s.logger.Warn("client keys: settlements not applied before shutdown", "err", err)
 		}
 	}
+	if s.ledger != nil {
+		_ = s.ledger.Close()
+	}
 	for _, c := range s.closers {
 		_ = c()
 	}
