@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/internal/fakefault"
+	"github.com/aiproxy-go/aiproxy/internal/sigv4"
 )
 
 // Default credentials and region of a fake whose Options leave them empty.
@@ -110,7 +111,7 @@ func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	path := rawPath(r)
+	path := sigv4.RequestPath(r)
 	modelID, op, routed := parsePath(path)
 	rec := Recorded{Method: r.Method, Path: path, ModelID: modelID, Operation: op, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body}
@@ -151,24 +152,6 @@ func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		x.invoke()
 	}
-}
-
-// rawPath returns the request's path exactly as it came on the wire.
-func rawPath(r *http.Request) string {
-	p := r.RequestURI
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	if !strings.HasPrefix(p, "/") {
-		// absolute-form request target
-		if u, err := url.Parse(r.RequestURI); err == nil {
-			p = u.EscapedPath()
-		}
-	}
-	if p == "" {
-		p = "/"
-	}
-	return p
 }
 
 // parsePath reads /model/{modelId}/{operation}: the model id must be one escaped segment.
