@@ -13,7 +13,8 @@
 //	GET {prefix}/api/storage
 //
 // Times are RFC 3339; every figure is computed from the response and error rows, one per
-// exchange.
+// exchange. The overview reads the complete hours of a range from hourly rollups that the
+// dashboard maintains in the background (see RefreshRollups), and the rest from the rows.
 package dashboard
 
 import (
@@ -28,6 +29,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aiproxy-go/aiproxy/accesslog"
@@ -69,6 +72,12 @@ type Options struct {
 	TailInterval time.Duration
 	// Logger receives the dashboard's errors. Default slog.Default().
 	Logger *slog.Logger
+	// RollupInterval is how often the dashboard brings its hourly rollups up to date (see
+	// RefreshRollups), in a goroutine that New starts and Close stops. Default
+	// DefaultRollupInterval. Negative turns the maintenance off in this dashboard: it still
+	// reads the rollups that another one keeps (or that RefreshRollups writes), and the rows
+	// for every hour they do not cover.
+	RollupInterval time.Duration
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
 }
@@ -81,6 +90,14 @@ type Handler struct {
 	mux    *http.ServeMux
 	assets fs.FS
 	logger *slog.Logger
+
+	// readRollups lets the overview read the hourly rollups; off only in tests.
+	readRollups atomic.Bool
+	rollupMu    sync.Mutex // one RefreshRollups at a time
+	sweepNext   time.Time  // the next hour the maintenance verifies; under rollupMu
+	stopRollups context.CancelFunc
+	rollupsDone chan struct{}
+	closeOnce   sync.Once
 }
 
 // dbStore is what the dashboard needs of a store beyond accesslog.Store.
@@ -114,6 +131,7 @@ func New(opts Options) (*Handler, error) {
 		db:     opts.Store.(dbStore).DB(),
 		logger: cmp.Or(opts.Logger, slog.Default()),
 	}
+	h.readRollups.Store(true)
 	var err error
 	if h.assets, err = fs.Sub(webFiles, "web"); err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -124,7 +142,24 @@ func New(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	h.routes()
+	if opts.RollupInterval >= 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		h.stopRollups, h.rollupsDone = cancel, make(chan struct{})
+		go h.maintainRollups(ctx, cmp.Or(opts.RollupInterval, DefaultRollupInterval), h.rollupsDone)
+	}
 	return h, nil
+}
+
+// Close stops the background maintenance of the rollups and waits for it to end. The handler
+// still serves afterwards; close it before the store.
+func (h *Handler) Close() error {
+	h.closeOnce.Do(func() {
+		if h.stopRollups != nil {
+			h.stopRollups()
+			<-h.rollupsDone
+		}
+	})
+	return nil
 }
 
 func (h *Handler) routes() {

@@ -31,6 +31,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer dash.Close() // stops the maintenance of the hourly rollups
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard/", dash) // and mux.Handle("/", proxy)
 	srv := httptest.NewServer(mux)

@@ -6,3 +6,9 @@ func SetMaxSeriesRows(n int) (restore func()) {
 	maxSeriesRows = n
 	return func() { maxSeriesRows = old }
 }
+
+// SetReadRollups lets the overview of h read the hourly rollups (the default) or only the
+// access log's rows.
+func SetReadRollups(h *Handler, on bool) {
+	h.readRollups.Store(on)
+}

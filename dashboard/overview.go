@@ -77,14 +77,6 @@ const (
 	histScale = 20
 )
 
-// aggregates are the SELECT terms that sumFigures reads, in order.
-const aggregates = `COUNT(*),
-SUM(CASE WHEN status_code >= 400 AND status_code < 500 THEN 1 ELSE 0 END),
-SUM(CASE WHEN status_code >= 500 THEN 1 ELSE 0 END),
-SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd),
-SUM(request_time), COUNT(request_time), SUM(request_time_api), COUNT(request_time_api),
-SUM(time_to_first_token), COUNT(time_to_first_token)`
-
 // sums is one row of aggregates; the averages are computed once the rows are added up.
 type sums struct {
 	n, c4, c5, in, out int64
@@ -191,25 +183,25 @@ func (h *Handler) overviewOf(ctx context.Context, f filter, by, dim string) (*Ov
 		buckets[t] = len(o.Series)
 		o.Series = append(o.Series, Point{Time: t})
 	}
-	bucket := h.d.bucketExpr(day)
-	keyExpr := "COALESCE(" + dim + ", '')"
+	p, err := h.planOf(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 
 	// The histograms of the percentiles are read beside the figures, on another connection:
 	// each is one scan of the exchanges index, and the two run on two cores at once.
 	percentiles := make(chan error, 1)
-	go func() { percentiles <- h.percentiles(ctx, f, bucket, day, buckets, o) }()
+	go func() { percentiles <- h.percentiles(ctx, f, p, day, buckets, o) }()
 
 	// One row per bucket and group gives the series, the breakdown and the groups' series
 	// alike, unless the column has so many values that the rows are too many; then the
 	// breakdown is read first and the series keep its largest groups apart.
 	w := &where{d: h.d}
-	w.add(exchangeRows)
-	f.apply(w)
-	q := "SELECT " + bucket + " AS b, " + keyExpr + " AS k, " + aggregates + " FROM accesslog" + w.String() +
-		fmt.Sprintf(" GROUP BY b, k LIMIT %d", maxSeriesRows+1)
+	parts := h.parts(w, f, p, day, by, dim)
+	q := "SELECT b, k, " + h.d.partSums() + " FROM " + parts + fmt.Sprintf(" GROUP BY b, k LIMIT %d", maxSeriesRows+1)
 	cells, err := h.cells(ctx, q, w.args)
 	if err == nil && len(cells) > maxSeriesRows {
-		cells, err = h.topCells(ctx, f, bucket, keyExpr, o)
+		cells, err = h.topCells(ctx, f, p, day, by, dim, o)
 	} else if err == nil {
 		o.Breakdown = breakdownOf(cells)
 	}
@@ -249,6 +241,154 @@ func (h *Handler) overviewOf(ctx context.Context, f filter, by, dim string) (*Ov
 		*p = fg
 	}
 	return o, nil
+}
+
+// span is a range of created_at read from the rows.
+type span struct{ from, until time.Time }
+
+// plan says where the overview reads each part of its range: the complete hours that the
+// rollups hold from the rollups, the rest from the rows.
+type plan struct {
+	raw []span // read from accesslog
+	// rollFrom and rollUntil are the hours [rollFrom, rollUntil) read from the rollups, but
+	// for those in skip; rollFrom is empty when none is.
+	rollFrom, rollUntil string
+	skip                []string
+}
+
+// planOf splits the filter's range between the rollups and the rows. The rollups serve the
+// complete hours of the range that they cover, after the oldest exchange's hour (which a
+// prune may have cut since they were computed) and but for the hours that received rows
+// since they were (above the watermark).
+func (h *Handler) planOf(ctx context.Context, f filter) (plan, error) {
+	all := plan{raw: []span{{f.since, f.until}}}
+	if !h.readRollups.Load() {
+		return all, nil
+	}
+	st, err := readRollupState(ctx, h.db)
+	if err != nil || st.covered == "" || st.rolledID == 0 {
+		// No watermark yet (on PostgreSQL, for two minutes after the first maintenance):
+		// every rolled-up hour would be dirty.
+		return all, err
+	}
+	covered, err := parseHour(st.covered)
+	if err != nil {
+		return all, fmt.Errorf("rollup state: %w", err)
+	}
+	from, until := ceilHour(f.since), f.until.Truncate(time.Hour)
+	if covered.Before(until) {
+		until = covered
+	}
+	if !from.Before(until) {
+		return all, nil
+	}
+	oldest, ok, err := h.firstExchangeAt(ctx, h.db, time.Time{}, time.Time{})
+	if err != nil || !ok {
+		return all, err
+	}
+	if o := oldest.Truncate(time.Hour).Add(time.Hour); from.Before(o) {
+		from = o
+	}
+	if !from.Before(until) {
+		return all, nil
+	}
+	dirty, err := h.dirtyHours(ctx, h.db, st.rolledID, from, until)
+	if err != nil {
+		return all, err
+	}
+	p := plan{rollFrom: hourText(from), rollUntil: hourText(until)}
+	p.addRaw(f.since, from)
+	for _, d := range dirty {
+		p.skip = append(p.skip, hourText(d))
+		p.addRaw(d, d.Add(time.Hour))
+	}
+	p.addRaw(until, f.until)
+	return p, nil
+}
+
+// addRaw adds a range read from the rows, joined to the last one when they touch.
+func (p *plan) addRaw(from, until time.Time) {
+	if !from.Before(until) {
+		return
+	}
+	if n := len(p.raw); n > 0 && p.raw[n-1].until.Equal(from) {
+		p.raw[n-1].until = until
+		return
+	}
+	p.raw = append(p.raw, span{from, until})
+}
+
+// rawSums are the raw part's SELECT terms that match partSums, in order: those sums reads.
+const rawSums = `COUNT(*) AS n,
+SUM(CASE WHEN status_code >= 400 AND status_code < 500 THEN 1 ELSE 0 END) AS c4,
+SUM(CASE WHEN status_code >= 500 THEN 1 ELSE 0 END) AS c5,
+SUM(prompt_tokens) AS tin, SUM(completion_tokens) AS tout, SUM(cost_usd) AS cost,
+SUM(request_time) AS rt, COUNT(request_time) AS rtn, SUM(request_time_api) AS api, COUNT(request_time_api) AS apin,
+SUM(time_to_first_token) AS ttft, COUNT(time_to_first_token) AS ttftn`
+
+// aggregates are the terms of rawSums without their names.
+const aggregates = `COUNT(*),
+SUM(CASE WHEN status_code >= 400 AND status_code < 500 THEN 1 ELSE 0 END),
+SUM(CASE WHEN status_code >= 500 THEN 1 ELSE 0 END),
+SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd),
+SUM(request_time), COUNT(request_time), SUM(request_time_api), COUNT(request_time_api),
+SUM(time_to_first_token), COUNT(time_to_first_token)`
+
+// partSums adds up the columns of parts, in the order sums reads them. On PostgreSQL a sum of
+// sums of integers is a numeric, cast back.
+func (d dialect) partSums() string {
+	i := func(c string) string {
+		if d.pg {
+			return "CAST(SUM(" + c + ") AS BIGINT)"
+		}
+		return "SUM(" + c + ")"
+	}
+	return i("n") + ", " + i("c4") + ", " + i("c5") + ", " + i("tin") + ", " + i("tout") + ", SUM(cost), SUM(rt), " +
+		i("rtn") + ", SUM(api), " + i("apin") + ", SUM(ttft), " + i("ttftn")
+}
+
+// parts is a FROM term: the figures of each bucket (b) and group (k) of the plan's raw ranges
+// and rollup hours, one row per source, for partSums to add up.
+func (h *Handler) parts(w *where, f filter, p plan, day bool, by, dim string) string {
+	var parts []string
+	for _, s := range p.raw {
+		w.add(exchangeRows)
+		w.add("created_at >= ?", h.d.timeArg(s.from))
+		w.add("created_at < ?", h.d.timeArg(s.until))
+		f.applyColumns(w)
+		parts = append(parts, "SELECT "+h.d.bucketExpr(day)+" AS b, COALESCE("+dim+", '') AS k, "+rawSums+
+			" FROM accesslog"+w.take()+" GROUP BY b, k")
+	}
+	if p.rollFrom != "" {
+		dims := rollupDimsFor(f.dims() | dimBits[by])
+		key := dim
+		if dims == 0 {
+			key = "''"
+		}
+		p.rollupWhere(w, f, dims)
+		parts = append(parts, "SELECT "+rollupBucket(day)+" AS b, "+key+" AS k, "+rollupSums+
+			" FROM accesslog_rollup"+w.take()+" GROUP BY b, k")
+	}
+	return "(" + strings.Join(parts, " UNION ALL ") + ") AS parts"
+}
+
+// rollupWhere adds the conditions of the plan's rollup rows of dims.
+func (p plan) rollupWhere(w *where, f filter, dims int) {
+	w.add("dims = ?", dims)
+	w.add("hour >= ?", p.rollFrom)
+	w.add("hour < ?", p.rollUntil)
+	if len(p.skip) > 0 {
+		w.conds = append(w.conds, "hour NOT IN "+w.list(p.skip))
+	}
+	f.applyColumns(w)
+}
+
+// rollupBucket is a rollup's hour cut to the overview's bucket.
+func rollupBucket(day bool) string {
+	if day {
+		return "substr(hour, 1, 10)"
+	}
+	return "hour"
 }
 
 // maxSeriesRows bounds the rows of one row per bucket and group. A variable for tests.
@@ -311,12 +451,10 @@ func breakdownOf(cells []cell) []Group {
 
 // topCells reads the breakdown, then the series with the topKeys largest groups apart and
 // the others together under a NULL key.
-func (h *Handler) topCells(ctx context.Context, f filter, bucket, keyExpr string, o *Overview) ([]cell, error) {
+func (h *Handler) topCells(ctx context.Context, f filter, p plan, day bool, by, dim string, o *Overview) ([]cell, error) {
 	w := &where{d: h.d}
-	w.add(exchangeRows)
-	f.apply(w)
-	q := "SELECT " + keyExpr + ", " + aggregates + " FROM accesslog" + w.String() +
-		fmt.Sprintf(" GROUP BY %s ORDER BY 2 DESC, 1 LIMIT %d", keyExpr, maxGroups)
+	q := "SELECT k, " + h.d.partSums() + " FROM " + h.parts(w, f, p, day, by, dim) +
+		fmt.Sprintf(" GROUP BY k ORDER BY 2 DESC, 1 LIMIT %d", maxGroups)
 	rows, err := h.db.QueryContext(ctx, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("overview breakdown: %w", err)
@@ -341,13 +479,11 @@ func (h *Handler) topCells(ctx context.Context, f filter, bucket, keyExpr string
 		top = append(top, o.Breakdown[i].Key)
 	}
 	w = &where{d: h.d}
-	w.add(exchangeRows)
-	f.apply(w)
 	keyOrNone := "NULL"
 	if len(top) > 0 {
-		keyOrNone = "CASE WHEN " + keyExpr + " IN " + w.list(top) + " THEN " + keyExpr + " ELSE NULL END"
+		keyOrNone = "CASE WHEN k IN " + w.list(top) + " THEN k ELSE NULL END"
 	}
-	return h.cells(ctx, "SELECT "+bucket+" AS b, "+keyOrNone+" AS k, "+aggregates+" FROM accesslog"+w.String()+" GROUP BY b, k", w.args)
+	return h.cells(ctx, "SELECT b, "+keyOrNone+" AS kk, "+h.d.partSums()+" FROM "+h.parts(w, f, p, day, by, dim)+" GROUP BY b, kk", w.args)
 }
 
 // bucketIndex finds the series index of a bucket as the database spelled it.
@@ -394,45 +530,88 @@ func (hg histogram) quantile(q float64) float64 {
 	return math.Exp(float64(bins[len(bins)-1])/histScale) / 1000
 }
 
+// binOf is the histogram bin of a time column, in SQL.
+func binOf(col string) string {
+	return fmt.Sprintf("CAST(ROUND(LN(%s * 1000) * %d) AS INTEGER)", col, histScale)
+}
+
 // percentiles fills the p50 and p95 of latency and time to first token of the series and
-// totals, from per-bucket histograms that the database computes.
-func (h *Handler) percentiles(ctx context.Context, f filter, bucket string, day bool, buckets map[time.Time]int, o *Overview) error {
-	w := &where{d: h.d}
-	w.add(exchangeRows)
-	f.apply(w)
-	binOf := func(col string) string {
-		return fmt.Sprintf("CAST(ROUND(LN(%s * 1000) * %d) AS INTEGER)", col, histScale)
-	}
-	// The same WHERE (and so the same numbered arguments) serves both halves of the UNION.
-	q := "SELECT 0, " + bucket + " AS b, " + binOf("request_time") + " AS bin, COUNT(*) FROM accesslog" + w.String() +
-		" AND request_time > 0 GROUP BY b, bin UNION ALL SELECT 1, " + bucket + " AS b, " + binOf("time_to_first_token") +
-		" AS bin, COUNT(*) FROM accesslog" + w.String() + " AND time_to_first_token > 0 GROUP BY b, bin"
-	rows, err := h.db.QueryContext(ctx, q, w.args...)
-	if err != nil {
-		return fmt.Errorf("overview percentiles: %w", err)
-	}
-	defer rows.Close()
+// totals, from per-bucket histograms: those the database computes from the plan's raw ranges,
+// and those the rollups hold for its hours.
+func (h *Handler) percentiles(ctx context.Context, f filter, p plan, day bool, buckets map[time.Time]int, o *Overview) error {
 	per := make([][2]histogram, len(o.Series))
 	all := [2]histogram{{}, {}}
-	for rows.Next() {
-		var kind, bin int
-		var b string
-		var n int64
-		if err := rows.Scan(&kind, &b, &bin, &n); err != nil {
-			return fmt.Errorf("overview percentiles: %w", err)
+	count := func(kind int, b string, fn func(histogram) error) error {
+		if err := fn(all[kind]); err != nil {
+			return err
 		}
-		all[kind][bin] += n
 		i, ok := bucketIndex(buckets, b, day)
 		if !ok {
-			continue
+			return nil
 		}
 		if per[i][kind] == nil {
 			per[i][kind] = histogram{}
 		}
-		per[i][kind][bin] += n
+		return fn(per[i][kind])
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("overview percentiles: %w", err)
+
+	w := &where{d: h.d}
+	bucket := h.d.bucketExpr(day)
+	var parts []string
+	for _, s := range p.raw {
+		for kind, col := range []string{"request_time", "time_to_first_token"} {
+			w.add(exchangeRows)
+			w.add("created_at >= ?", h.d.timeArg(s.from))
+			w.add("created_at < ?", h.d.timeArg(s.until))
+			f.applyColumns(w)
+			w.conds = append(w.conds, col+" > 0")
+			parts = append(parts, fmt.Sprintf("SELECT %d, %s AS b, %s AS bin, COUNT(*) FROM accesslog%s GROUP BY b, bin",
+				kind, bucket, binOf(col), w.take()))
+		}
+	}
+	if len(parts) > 0 {
+		rows, err := h.db.QueryContext(ctx, strings.Join(parts, " UNION ALL "), w.args...)
+		if err != nil {
+			return fmt.Errorf("overview percentiles: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var kind, bin int
+			var b string
+			var n int64
+			if err := rows.Scan(&kind, &b, &bin, &n); err != nil {
+				return fmt.Errorf("overview percentiles: %w", err)
+			}
+			count(kind, b, func(hg histogram) error { hg[bin] += n; return nil })
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("overview percentiles: %w", err)
+		}
+		rows.Close()
+	}
+	if p.rollFrom != "" {
+		w := &where{d: h.d}
+		p.rollupWhere(w, f, rollupDimsFor(f.dims()))
+		rows, err := h.db.QueryContext(ctx, "SELECT "+rollupBucket(day)+", request_time_bins, ttft_bins FROM accesslog_rollup"+w.String(), w.args...)
+		if err != nil {
+			return fmt.Errorf("overview percentiles: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b string
+			var bins [2]string
+			if err := rows.Scan(&b, &bins[0], &bins[1]); err != nil {
+				return fmt.Errorf("overview percentiles: %w", err)
+			}
+			for kind, text := range bins {
+				if err := count(kind, b, func(hg histogram) error { return hg.addText(text) }); err != nil {
+					return fmt.Errorf("overview percentiles: %w", err)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("overview percentiles: %w", err)
+		}
 	}
 	set := func(fg *Figures, hs [2]histogram) {
 		fg.P50Latency, fg.P95Latency = hs[0].quantile(0.5), hs[0].quantile(0.95)

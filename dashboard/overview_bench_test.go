@@ -83,14 +83,21 @@ func openBench(b *testing.B) *accesslog.SQLiteStore {
 }
 
 // BenchmarkOverview times /api/overview over a SQLite log of a million rows, for ranges of a
-// day, a week (hourly buckets) and the whole month (daily buckets), then once more for the
-// month without the exchanges index of migration 00020.
+// day, a week (hourly buckets) and the whole month (daily buckets), from the hourly rollups
+// and the rows of the hours they do not cover; then the week and the month from the rows
+// only, and once more without the exchanges index of migration 00020.
 func BenchmarkOverview(b *testing.B) {
 	store := openBench(b)
-	h, err := dashboard.New(dashboard.Options{Store: store, Now: func() time.Time { return benchEnd }})
+	h, err := dashboard.New(dashboard.Options{Store: store, RollupInterval: -1, Now: func() time.Time { return benchEnd }})
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer h.Close()
+	t0 := time.Now()
+	if err := h.RefreshRollups(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("rollups refreshed in %v", time.Since(t0).Round(time.Millisecond))
 	run := func(name, query string) {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
@@ -106,6 +113,10 @@ func BenchmarkOverview(b *testing.B) {
 	run("24h/by=user", "by=user")
 	run("7d", rangeQuery(benchEnd.Add(-7*24*time.Hour), benchEnd))
 	run("30d", rangeQuery(benchEnd.Add(-30*24*time.Hour), benchEnd))
+	run("30d/by=user&model=gpt-4.1", "by=user&model=gpt-4.1&"+rangeQuery(benchEnd.Add(-30*24*time.Hour), benchEnd))
+	dashboard.SetReadRollups(h, false)
+	run("7d/rows_only", rangeQuery(benchEnd.Add(-7*24*time.Hour), benchEnd))
+	run("30d/rows_only", rangeQuery(benchEnd.Add(-30*24*time.Hour), benchEnd))
 	if os.Getenv("AIPROXY_BENCH_DB") != "" {
 		return // the shared file keeps its index
 	}

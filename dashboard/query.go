@@ -117,6 +117,14 @@ func (w *where) in(expr string, vals []string) {
 	w.conds = append(w.conds, expr+" IN "+w.list(vals))
 }
 
+// take returns the WHERE clause of the conditions added so far and forgets them, keeping
+// their bound values: the next conditions make another clause of the same statement.
+func (w *where) take() string {
+	s := w.String()
+	w.conds = nil
+	return s
+}
+
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return ""
@@ -180,6 +188,12 @@ func parseTime(s string, def time.Time) (time.Time, error) {
 func (f filter) apply(w *where) {
 	w.add("created_at >= ?", w.d.timeArg(f.since))
 	w.add("created_at < ?", w.d.timeArg(f.until))
+	f.applyColumns(w)
+}
+
+// applyColumns adds the filter's conditions on the columns, which the rollups share with the
+// access log (holding the empty string where it holds NULL, which no filter asks for).
+func (f filter) applyColumns(w *where) {
 	if f.model != "" {
 		w.add("model = ?", f.model)
 	}
@@ -192,6 +206,24 @@ func (f filter) apply(w *where) {
 	if f.clientKey != "" {
 		w.add("client_key = ?", f.clientKey)
 	}
+}
+
+// dims is the rollup dims bits of the columns the filter narrows.
+func (f filter) dims() int {
+	d := 0
+	if f.model != "" {
+		d |= dimModel
+	}
+	if f.provider != "" {
+		d |= dimProvider
+	}
+	if f.user != "" {
+		d |= dimUser
+	}
+	if f.clientKey != "" {
+		d |= dimClientKey
+	}
+	return d
 }
 
 // timeText shows a created_at value from either database the same way: UTC, as stored.

@@ -146,6 +146,7 @@ func (e *env) start(dopts dashboard.Options) {
 		e.t.Fatal(err)
 	}
 	e.dash = d
+	e.t.Cleanup(func() { d.Close() })
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard/", d)
 	mux.Handle("/dashboard", d)

@@ -393,10 +393,13 @@ func serveConfig(ctx context.Context, cfg *config.Config, stderr io.Writer, read
 		ln.Close()
 		return fmt.Errorf("upstream %s is this proxy's own address: check the *_BASE_URL variables, which SDKs also read", u)
 	}
-	handler, admin, err := dashboardHandlers(cfg, base, p, ln.Addr().String(), logger)
+	handler, admin, dash, err := dashboardHandlers(cfg, base, p, ln.Addr().String(), logger)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if dash != nil {
+		defer dash.Close() // its rollup maintenance, before the store closes
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	// HTTP/1.1 and HTTP/2 over cleartext (prior knowledge) on the same port: the AWS SDK

@@ -176,11 +176,12 @@ func loopback(addr string) bool {
 const dashboardPrefix = dashboard.DefaultPrefix
 
 // dashboardHandlers returns the handler of the proxy's address (the proxy, with the
-// dashboard under /dashboard/ unless it has its own address) and the server of the admin
-// address, nil when there is none.
-func dashboardHandlers(cfg *config.Config, store accesslog.Store, p *aiproxy.Proxy, listen string, logger *slog.Logger) (http.Handler, *http.Server, error) {
+// dashboard under /dashboard/ unless it has its own address), the server of the admin
+// address (nil when there is none) and the dashboard, to be closed before the store (nil
+// when it is off).
+func dashboardHandlers(cfg *config.Config, store accesslog.Store, p *aiproxy.Proxy, listen string, logger *slog.Logger) (http.Handler, *http.Server, *dashboard.Handler, error) {
 	if cfg.Admin.Dashboard != nil && !*cfg.Admin.Dashboard {
-		return p, nil, nil
+		return p, nil, nil, nil
 	}
 	opts := dashboard.Options{
 		Store: store, AdminToken: cfg.Admin.Token, Prefix: dashboardPrefix,
@@ -192,7 +193,7 @@ func dashboardHandlers(cfg *config.Config, store accesslog.Store, p *aiproxy.Pro
 	}
 	dash, err := dashboard.New(opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(dashboardPrefix+"/", dash)
@@ -205,8 +206,8 @@ func dashboardHandlers(cfg *config.Config, store accesslog.Store, p *aiproxy.Pro
 		logger.Warn("the dashboard has no admin token and listens beyond loopback: anyone who reaches " + exposed + " can read the log; set admin.token or --admin-token")
 	}
 	if cfg.Admin.Addr != "" {
-		return p, &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, nil
+		return p, &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}, dash, nil
 	}
 	mux.Handle("/", p)
-	return mux, nil, nil
+	return mux, nil, dash, nil
 }
