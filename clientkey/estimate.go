@@ -28,10 +28,11 @@ func maxOutputTokens(body []byte, def int) int {
 	return def
 }
 
-// promptTokens estimates the prompt tokens of the request as it goes upstream: the tokens of
-// all its text (tokens.Count, exact for OpenAI's models and an estimate for the others).
-// Images, audio and tools are not counted.
+// promptTokens estimates the prompt tokens of the request as it goes upstream from all its
+// text, generously and without encoding it (tokens.Estimate): it runs on the request path,
+// and the real count replaces it when the response is logged. Images, audio and tools are
+// not counted.
 func promptTokens(x *aiproxy.Exchange) int {
 	s := x.Provider.SummarizeRequest(x.Request.Endpoint, x.Request.Body)
-	return tokens.Count(x.Request.Model, s.Text)
+	return tokens.Estimate(s.Text)
 }

@@ -164,3 +164,18 @@ func BenchmarkCount10KB(b *testing.B) {
 		})
 	}
 }
+
+func TestEstimateIsGenerous(t *testing.T) {
+	for _, text := range []string{
+		"The quick brown fox jumps over the lazy dog. ",
+		"func main() { fmt.Println(\"hello, world\") }\n",
+		strings.Repeat("Tokens per minute are charged with this estimate at admission. ", 40),
+	} {
+		if est, real := Estimate(text), Count("gpt-4o", text); est < real {
+			t.Errorf("Estimate %d below Count %d for %q", est, real, text[:20])
+		}
+	}
+	if Estimate("") != 0 || Estimate("abc") != 1 || Estimate("abcd") != 2 {
+		t.Error("Estimate rounding")
+	}
+}
