@@ -57,13 +57,15 @@ func (s *filterStack) apply(ctx context.Context, cfg *config.Config) error {
 	// request as the other filters left it (a rewritten model, a clamped output limit).
 	var list []any
 	var admit aiproxy.RequestFilter
+	var guard *clientkey.Guard
+	var keys []clientkey.Key // to install on a Guard that existed before, once all is built
 	if len(cfg.ClientKeys) > 0 {
-		g, err := s.guardFor(ctx, cfg)
-		if err != nil {
+		var err error
+		if guard, keys, err = s.guardFor(ctx, cfg); err != nil {
 			return err
 		}
-		list = append(list, aiproxy.WithPolicy(g.Authenticate(), aiproxy.FilterPolicy{Name: "client_keys"}))
-		admit = g.Admit()
+		list = append(list, aiproxy.WithPolicy(guard.Authenticate(), aiproxy.FilterPolicy{Name: "client_keys"}))
+		admit = guard.Admit()
 	}
 	replay := false
 	for i := range cfg.Filters {
@@ -81,6 +83,11 @@ func (s *filterStack) apply(ctx context.Context, cfg *config.Config) error {
 	if admit != nil {
 		list = append(list, aiproxy.WithPolicy(admit, aiproxy.FilterPolicy{Name: "limits"}))
 	}
+	if keys != nil {
+		if err := guard.Reload(keys); err != nil {
+			return err
+		}
+	}
 	if err := s.proxy.SetFilters(list...); err != nil {
 		return err
 	}
@@ -96,9 +103,10 @@ func (s *filterStack) apply(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// guardFor returns the Guard with cfg's keys, creating it, its limiter and its ledger the
-// first time.
-func (s *filterStack) guardFor(ctx context.Context, cfg *config.Config) (*clientkey.Guard, error) {
+// guardFor returns the Guard for cfg's keys. The first time it creates the Guard with the
+// keys, its limiter and its ledger; later it returns the Guard and the keys for the caller
+// to install with Reload once the rest of the configuration was built.
+func (s *filterStack) guardFor(ctx context.Context, cfg *config.Config) (*clientkey.Guard, []clientkey.Key, error) {
 	keys := make([]clientkey.Key, 0, len(cfg.ClientKeys))
 	for _, k := range cfg.ClientKeys {
 		keys = append(keys, clientkey.Key{
@@ -115,31 +123,31 @@ func (s *filterStack) guardFor(ctx context.Context, cfg *config.Config) (*client
 		if cfg.Redis != s.redis {
 			s.logger.Warn("config reload: a changed redis setting takes effect at the next start")
 		}
-		return s.guard, s.guard.Reload(keys)
+		return s.guard, keys, nil
 	}
 	if cfg.Redis != "" {
 		r, err := ratelimit.OpenRedis(ctx, cfg.Redis, ratelimit.RedisOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("redis: %w", err)
+			return nil, nil, fmt.Errorf("redis: %w", err)
 		}
 		s.limiter, s.redis = r, cfg.Redis
 		s.closers = append(s.closers, r.Close)
 	}
 	dbs, ok := s.store.(interface{ DB() *sql.DB })
 	if !ok {
-		return nil, errors.New("client keys: the access log store has no database for the budget ledger")
+		return nil, nil, errors.New("client keys: the access log store has no database for the budget ledger")
 	}
 	ledger, err := budget.Open(ctx, dbs.DB(), budget.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("budget ledger: %w", err)
+		return nil, nil, fmt.Errorf("budget ledger: %w", err)
 	}
 	s.ledger = ledger
 	g, err := clientkey.New(clientkey.Options{Keys: keys, Limiter: s.limiter, Budget: ledger, Prices: s.prices, Logger: s.logger})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.guard = g
-	return g, nil
+	return g, nil, nil
 }
 
 // close stops the Guard, after the proxy drained its log, and closes the limiter.
