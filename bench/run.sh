@@ -24,46 +24,10 @@ CONCURRENCY=${CONCURRENCY:-"1 50"}
 TTFB_N=${TTFB_N:-500}
 TTFB_SLOW_N=${TTFB_SLOW_N:-30}
 PROFILE=${PROFILE:-0}
-KEY="sk-bench-upstream-0123456789abcdefXYZ"
 HEY_TIMEOUT=180 # seconds: the most one hey run may take
-
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-mkdir -p bench/results
 RESULTS=bench/results/latest.txt
-: >"$RESULTS"
-WORK=$(mktemp -d)
-PIDS=()
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# out prints a line and appends it to the results file.
-out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
-
-# --- tools ---------------------------------------------------------------------------------
-if ! command -v hey >/dev/null; then
-	echo "installing hey from Debian..." >&2
-	apt-get install -y hey >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hey >/dev/null; }
-fi
-command -v hey >/dev/null || { echo "hey is missing and could not be installed" >&2; exit 1; }
-
-go build -o "$WORK/server" ./bench/server
-SERVER="$WORK/server"
-TICK=$(getconf CLK_TCK)
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cleanup, out, start, cpu, jget; builds $SERVER
 
 out "# AIProxy load benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 out "go:      $(go version)"
@@ -75,27 +39,6 @@ out "load:    N=$N (non-stream), N_STREAM=$N_STREAM (20-chunk stream), CONCURREN
 out ""
 
 # --- servers -------------------------------------------------------------------------------
-# start NAME ARGS... starts a server, waits for its "ready ADDR" line and sets ADDR_NAME and
-# PID_NAME.
-start() {
-	local name=$1
-	shift
-	"$SERVER" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-	local pid=$!
-	PIDS+=("$pid")
-	for _ in $(seq 100); do
-		if grep -q '^ready ' "$WORK/$name.out" 2>/dev/null; then
-			printf -v "ADDR_$name" '%s' "$(awk '/^ready /{print $2; exit}' "$WORK/$name.out")"
-			printf -v "PID_$name" '%s' "$pid"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "server $name did not start:" >&2
-	cat "$WORK/$name.err" >&2
-	exit 1
-}
 
 prof_bare=() prof_aiproxy=()
 if [[ $PROFILE == 1 ]]; then
@@ -113,8 +56,6 @@ AIPROXY_SENT=0 # every request sent to aiproxy, warm-ups included: each must lea
 printf '%s' '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}' >"$WORK/chat.json"
 printf '%s' '{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"Say hello to the benchmark, please"}]}' >"$WORK/stream.json"
 
-# cpu PID prints the process's user+system CPU time in clock ticks.
-cpu() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 # load KIND TARGET C N runs hey and prints "rps p50_us p99_us proxy_cpu_us fake_cpu_us" per
 # request (proxy CPU is "-" for direct). It runs in a subshell: the caller counts what went to
@@ -214,8 +155,6 @@ if [[ " $CONCURRENCY " == *" 1 "* ]]; then
 fi
 
 # --- ttfb driver ---------------------------------------------------------------------------
-# jget FILE KEY prints a number field of a one-line JSON object.
-jget() { grep -o "\"$2\":[-0-9.e+]*" "$1" | head -1 | cut -d: -f2; }
 
 # ttfb LABEL ARGS... runs the driver against each target and prints one line per target.
 ttfb() {
