@@ -2,10 +2,10 @@ package filters
 
 import (
 	"encoding/json"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/aiproxy-go/aiproxy"
+	"github.com/aiproxy-go/aiproxy/internal/jsontext"
 	"github.com/aiproxy-go/aiproxy/provider"
 )
 
@@ -245,75 +245,10 @@ func isKey(b []byte, end int) bool {
 }
 
 // unescape appends the decoded content of a JSON string (without its quotes) to dst. It
-// is lenient: a malformed escape is kept as it is, a lone surrogate becomes U+FFFD.
+// is lenient: a malformed escape and invalid UTF-8 are kept as they are, so that a filter
+// sees the bytes the client wrote; a lone surrogate becomes U+FFFD.
 func unescape(dst, s []byte) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case '"', '\\', '/':
-			dst = append(dst, s[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(s, i+1)
-			if !ok {
-				dst = append(dst, '\\', 'u')
-				continue
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					if r2, ok := hex4(s, i+3); ok {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							dst = utf8.AppendRune(dst, d)
-							i += 6
-							continue
-						}
-					}
-				}
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			dst = append(dst, '\\', s[i])
-		}
-	}
-	return dst
-}
-
-// hex4 reads four hex digits at s[i:].
-func hex4(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
+	return jsontext.AppendUnquotedKeepInvalid(dst, s)
 }
 
 const hexDigits = "0123456789abcdef"

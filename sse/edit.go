@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/aiproxy-go/aiproxy/internal/jsontext"
 )
 
 // ErrNoData is returned by [EditData] for an event without a "data" line.
@@ -150,19 +152,5 @@ func eolLen(b []byte) int {
 // \ufffd, the escaped replacement character. It is meant for the values
 // that an edit passed to [EditData] writes into an event's data.
 func AppendJSONString(dst []byte, s string) []byte {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		plain = s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\'
-	}
-	if plain {
-		// The common case, a delta of plain ASCII, needs no encoder.
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	b := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return jsontext.AppendQuoted(dst, s)
 }

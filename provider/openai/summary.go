@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/aiproxy-go/aiproxy/internal/jsontext"
 	"github.com/aiproxy-go/aiproxy/provider"
 	"github.com/aiproxy-go/aiproxy/provider/internal/extract"
 )
@@ -259,74 +259,6 @@ func plainString(s []byte) bool {
 		}
 	}
 	return ascii || utf8.Valid(s)
-}
-
-// unquote appends the value of the inside of a JSON string that parseJSON accepted, decoded
-// as encoding/json does: a lone surrogate and each byte of invalid UTF-8 become U+FFFD.
-func unquote(dst, s []byte) []byte {
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == '\\' && i+1 < len(s):
-			i += 2
-			switch e := s[i-1]; e {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r := escapedRune(s[i-2:])
-				i += 4
-				if utf16.IsSurrogate(r) {
-					// A pair stands for one rune; a lone half, for none.
-					if d := utf16.DecodeRune(r, escapedRune(s[i:])); d != utf8.RuneError {
-						r = d
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				dst = utf8.AppendRune(dst, r)
-			default: // '"', '\\', '/'
-				dst = append(dst, e)
-			}
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
-			r, n := utf8.DecodeRune(s[i:])
-			dst = utf8.AppendRune(dst, r)
-			i += n
-		}
-	}
-	return dst
-}
-
-// escapedRune decodes the \uXXXX escape s starts with, or returns -1.
-func escapedRune(s []byte) rune {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return -1
-	}
-	var r rune
-	for _, c := range s[2:6] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
 }
 
 // partText returns the text of an item of a content array, which parseJSON accepted: a
@@ -1165,7 +1097,7 @@ func stringField(v jsonValue) string {
 	if plainString(in) {
 		return string(in)
 	}
-	return string(unquote(make([]byte, 0, len(in)), in))
+	return string(jsontext.AppendUnquoted(make([]byte, 0, len(in)), in))
 }
 
 // intField returns what encoding/json stores in an int field for v: the integer, or 0 for
@@ -1581,7 +1513,7 @@ func checkString(b []byte, i int) (int, bool) {
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if escapedRune(b[i-1:]) < 0 {
+				if jsontext.EscapedRune(b[i-1:]) < 0 {
 					return i, false
 				}
 				i += 4
