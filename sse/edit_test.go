@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -197,79 +196,6 @@ func FuzzEditData(f *testing.F) {
 		again, err := EditData(out, func(d []byte) ([]byte, error) { return d, nil })
 		if err != nil || !bytes.Equal(again, out) {
 			t.Fatalf("second EditData of %q = %q, %v", out, again, err)
-		}
-	})
-}
-
-// jsonEncode is s as encoding/json writes it without HTML escaping.
-func jsonEncode(s string) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
-		panic(err)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-func TestAppendJSONString(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", `""`},
-		{"Hello world", `"Hello world"`},
-		{"<b>&amp;</b>", `"<b>&amp;</b>"`},
-		{`say "hi" \ bye`, `"say \"hi\" \\ bye"`},
-		{"a\nb\tc\rd\x00e\x1f\x7f", `"a\nb\tc\rd\u0000e\u001f` + "\x7f" + `"`},
-		{"Zoë 世界 🙂", `"Zoë 世界 🙂"`},
-		{"\u2028\u2029", `"\u2028\u2029"`},
-		{"a\xffb\xe4\xb8c", `"a\ufffdb\ufffd\ufffdc"`},
-	}
-	for _, tt := range tests {
-		if got := string(AppendJSONString(nil, tt.in)); got != tt.want {
-			t.Errorf("AppendJSONString(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-		if got := string(AppendJSONString([]byte("x:"), tt.in)); got != "x:"+tt.want {
-			t.Errorf("AppendJSONString(\"x:\", %q) = %s", tt.in, got)
-		}
-	}
-}
-
-func TestAppendJSONStringAllocs(t *testing.T) {
-	dst := make([]byte, 0, 64)
-	allocs := testing.AllocsPerRun(100, func() {
-		if got := AppendJSONString(dst, " world"); string(got) != `" world"` {
-			t.Fatalf("AppendJSONString = %s", got)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("AppendJSONString of ASCII into room allocates %v times", allocs)
-	}
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", `q"b\`, "<&>", "\x00\x1f\x7f", "\u2028", "Zoë 🙂", "\xff\xe4\xb8", "\xed\xa0\x80"} {
-		f.Add([]byte("pre"), s)
-	}
-	f.Fuzz(func(t *testing.T, dst []byte, s string) {
-		pre := bytes.Clone(dst)
-		out := AppendJSONString(dst, s)
-		if !bytes.HasPrefix(out, pre) {
-			t.Fatalf("AppendJSONString(%q, %q) = %q lost dst", pre, s, out)
-		}
-		enc := out[len(pre):]
-		if string(enc) != jsonEncode(s) {
-			t.Fatalf("AppendJSONString(%q) = %s, encoding/json gives %s", s, enc, jsonEncode(s))
-		}
-		if !json.Valid(enc) {
-			t.Fatalf("AppendJSONString(%q) = %s is not JSON", s, enc)
-		}
-		var back string
-		if err := json.Unmarshal(enc, &back); err != nil {
-			t.Fatal(err)
-		}
-		// Valid UTF-8 comes back as it was; each invalid byte as U+FFFD,
-		// as converting to runes reads it.
-		if want := string([]rune(s)); back != want {
-			t.Fatalf("AppendJSONString(%q) reads back as %q, want %q", s, back, want)
 		}
 	})
 }
